@@ -1,0 +1,48 @@
+# TradeReady developer commands. The two set-up commands a fresh machine needs are
+# `make demo` (the main job) and `make test` (the whole suite); both install first.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PKGS := packages/core/pyproject.toml packages/sdk/pyproject.toml packages/gym/pyproject.toml packages/server/pyproject.toml
+
+.PHONY: install test demo lint typecheck imports check bench clean
+
+install: $(STAMP)
+
+$(STAMP): $(PKGS) requirements-dev.txt scripts/install-system-deps.sh
+	bash scripts/install-system-deps.sh
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first, pinned to the CPU build on this machine's disk; Stable-Baselines3 then finds it satisfied.
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e packages/core -e packages/sdk -e "packages/gym[sb3]" -e packages/server -r requirements-dev.txt
+	touch $(STAMP)
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+demo: install
+	$(BIN)/tradeready demo $(DEMO_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+imports: install
+	$(BIN)/lint-imports
+
+check: lint imports typecheck
+
+bench: install
+	$(BIN)/python bench/env_step.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

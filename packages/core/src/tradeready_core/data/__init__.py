@@ -1,0 +1,1 @@
+"""Market data: candles, loaders, validation, resampling and the labelled synthetic generator."""
