@@ -1,0 +1,1 @@
+"""The web dashboard served by the platform itself (/training, /backtests)."""

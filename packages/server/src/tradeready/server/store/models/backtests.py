@@ -1,0 +1,5 @@
+"""Backtests tables."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

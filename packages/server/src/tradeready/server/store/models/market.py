@@ -1,0 +1,5 @@
+"""Market tables."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""Training tables."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
