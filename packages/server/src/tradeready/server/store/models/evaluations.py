@@ -1,0 +1,5 @@
+"""Evaluation (strategy test) tables."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
