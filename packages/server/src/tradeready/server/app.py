@@ -16,14 +16,15 @@ from typing import Any
 from fastapi import FastAPI
 
 from tradeready import __version__
-from tradeready.server.api.routes import account, backtests, market, meta, training
+from tradeready.server.api.routes import account, backtests, evaluations, market, meta, training
 from tradeready.server.dashboard import routes as dashboard
 from tradeready.server.db.engine import make_engine, make_session_factory
 from tradeready.server.db.migrate import upgrade
 from tradeready.server.errors import error_body, install_error_handlers
+from tradeready.server.services.ratelimit import RateLimiter
 from tradeready.server.settings import Settings
 
-__all__ = ["API_PREFIX", "create_app"]
+__all__ = ["API_PREFIX", "create_app", "create_app_from_env"]
 
 API_PREFIX = "/api/v1"
 
@@ -119,11 +120,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    app.state.rate_limiter = RateLimiter(engine, settings.rate_limit_per_minute)
     install_error_handlers(app)
 
-    for router in (meta.router, account.router, market.router, backtests.router, training.router):
+    routers = (meta.router, account.router, market.router, backtests.router, training.router, evaluations.router)
+    for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(dashboard.router)
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for uvicorn workers (``tradeready.server.app:create_app_from_env``): settings from ``TRADEREADY_*``."""
+    return create_app(Settings())

@@ -36,7 +36,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]  # commit BEFORE the response is sent
 
 
 def extract_api_key(request: Request) -> str | None:
@@ -74,6 +74,7 @@ def get_auth(request: Request, session: SessionDep) -> AuthContext:
     found = AccountStore(session).authenticate(plaintext)
     if found is None:
         raise UnauthorizedError("Invalid or revoked API key.", headers={"WWW-Authenticate": "Bearer"})
+    request.app.state.rate_limiter.check(found[1].id)
     ctx = AuthContext(*found)
     request.state.auth = ctx
     return ctx
