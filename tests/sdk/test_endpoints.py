@@ -366,6 +366,32 @@ CASES: dict[str, Case] = {
         },
         answer={"status": "running"},
     ),
+    "record_evaluation": Case(
+        lambda c: c.record_evaluation({"evaluation_id": "eval_1", "model": "PPO", "agents": []}),
+        "POST",
+        "/evaluations",
+        body={"evaluation_id": "eval_1", "model": "PPO", "agents": []},
+        answer={"evaluation_id": "eval_1", "beats_buy_and_hold": True},
+    ),
+    "list_evaluations_defaults": Case(
+        lambda c: c.list_evaluations(),
+        "GET",
+        "/evaluations",
+        params={"limit": "20"},
+        answer={"evaluations": [{"evaluation_id": "eval_1"}], "total": 1},
+        result=[{"evaluation_id": "eval_1"}],
+    ),
+    "list_evaluations_of_a_run": Case(
+        lambda c: c.list_evaluations(run_id="run_abc123", limit=5, offset=10),
+        "GET",
+        "/evaluations",
+        params={"run_id": "run_abc123", "limit": "5", "offset": "10"},
+        answer={"evaluations": []},
+        result=[],
+    ),
+    "get_evaluation": Case(
+        lambda c: c.get_evaluation("eval_1"), "GET", "/evaluations/eval_1", answer={"evaluation_id": "eval_1"}
+    ),
 }
 
 

@@ -18,21 +18,22 @@ from typer.testing import CliRunner
 import tradeready_gym  # noqa: F401  (registers the env ids)
 from agentexchange import AgentExchangeClient
 from tradeready.cli.gym_commands import register
+from tradeready.cli.main import app
 from tradeready_gym.evaluation import evaluate
 
 MARKET = Path("/work/shared/data/market")
 HELD_OUT = ("--start", "2024-03-01", "--end", "2024-04-01")
 
 
-def cli_app() -> typer.Typer:
-    app = typer.Typer()
+def test_register_adds_the_evaluate_command() -> None:
+    shell = typer.Typer()
 
-    @app.callback()
+    @shell.callback()
     def main() -> None:
-        """tradeready (test shell)."""
+        """A bare app."""
 
-    register(app)
-    return app
+    register(shell)
+    assert "Evaluate a trained model" in CliRunner().invoke(shell, ["evaluate", "--help"]).output
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 
 def invoke(runner: CliRunner, *args: str, code: int = 0) -> str:
-    result = runner.invoke(cli_app(), ["evaluate", *args])
+    result = runner.invoke(app, ["evaluate", *args])
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
     return result.output

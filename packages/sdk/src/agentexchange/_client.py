@@ -25,6 +25,8 @@ from agentexchange.types import (
     Dataset,
     EpisodeReport,
     EquityCurve,
+    Evaluation,
+    EvaluationSummary,
     Health,
     Heartbeat,
     LearningCurve,
@@ -417,3 +419,27 @@ class AgentExchangeClient(BaseClient):
                 train_metrics=train_metrics,
             )
         )
+
+    # --- evaluations (strategy tests) -----------------------------------------------------
+
+    def record_evaluation(self, payload: Mapping[str, Any]) -> Evaluation:
+        """``POST /evaluations``: record a model and baselines evaluated on the same episodes.
+
+        ``payload`` is what ``tradeready_gym.evaluate`` builds (``EvaluationResult.to_payload()``):
+        ``run_id`` (optional), ``model``, ``env_id``, ``env_config``, ``episodes`` (the windows) and
+        ``agents`` (per-agent per-episode metrics). With a client ``evaluation_id`` it is retried
+        safely and stored once.
+        """
+        return self._send(api.record_evaluation(payload))
+
+    def list_evaluations(self, run_id: str | None = None, limit: int = 20, offset: int = 0) -> list[EvaluationSummary]:
+        """``GET /evaluations``: the account's evaluations, newest first (of one training run with ``run_id``).
+
+        Each has ``beats_buy_and_hold`` (the model's mean ROI after fees above buy-and-hold's) and
+        every agent's ``summary``.
+        """
+        return self._send(api.list_evaluations(run_id, limit, offset))
+
+    def get_evaluation(self, evaluation_id: str) -> Evaluation:
+        """``GET /evaluations/{id}``: the episode windows and every agent's per-episode metrics."""
+        return self._send(api.get_evaluation(evaluation_id))

@@ -25,6 +25,8 @@ from agentexchange.types import (
     Dataset,
     EpisodeReport,
     EquityCurve,
+    Evaluation,
+    EvaluationSummary,
     Health,
     Heartbeat,
     LearningCurve,
@@ -396,3 +398,29 @@ def send_heartbeat(
     )
     path = f"/training/runs/{_segment('run_id', run_id)}/heartbeat"
     return Call("POST", path, _object, body=body, idempotent=True)
+
+
+# --- evaluations (strategy tests) -----------------------------------------------------------
+
+
+def record_evaluation(payload: Mapping[str, Any]) -> Call[Evaluation]:
+    if not isinstance(payload, Mapping):
+        raise InvalidArgumentError(f"payload must be a dict, got {type(payload).__name__}")
+    body = dict(payload)
+    # With a client-chosen evaluation_id the platform stores the evaluation once, however often it is sent.
+    return Call("POST", "/evaluations", _object, body=body, idempotent=body.get("evaluation_id") is not None)
+
+
+def list_evaluations(run_id: str | None, limit: int, offset: int) -> Call[list[EvaluationSummary]]:
+    if run_id is not None:
+        _segment("run_id", run_id)  # checks it is a non-empty string
+    params = {
+        "run_id": run_id,
+        "limit": _int("limit", limit, 1),
+        "offset": _int("offset", offset, 0) or None,
+    }
+    return Call("GET", "/evaluations", _list_in("evaluations"), params=params)
+
+
+def get_evaluation(evaluation_id: str) -> Call[Evaluation]:
+    return Call("GET", f"/evaluations/{_segment('evaluation_id', evaluation_id)}", _object)

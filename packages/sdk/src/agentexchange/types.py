@@ -34,6 +34,13 @@ __all__ = [
     "Dataset",
     "EpisodeReport",
     "EquityCurve",
+    "Evaluation",
+    "EvaluationAgent",
+    "EvaluationAgentDetail",
+    "EvaluationAgentSummary",
+    "EvaluationEpisode",
+    "EvaluationSummary",
+    "EvaluationWindow",
     "Health",
     "Heartbeat",
     "LearningCurve",
@@ -425,3 +432,100 @@ class Heartbeat(TypedDict, total=False):
     status: RunStatus
     accepted: bool
     last_heartbeat_at: str
+
+
+# --- evaluations (strategy tests) -----------------------------------------------------------
+
+
+class EvaluationWindow(TypedDict):
+    """One held-out episode, the same candles for every agent (times in epoch ms)."""
+
+    episode: int
+    seed: int | None
+    start_index: int | None
+    end_index: int | None
+    start_time: int
+    end_time: int
+    steps: int
+
+
+class EvaluationAgentSummary(TypedDict):
+    """Means over one agent's episodes (``std_roi_pct``: sample standard deviation)."""
+
+    episodes: int
+    mean_roi_pct: float
+    std_roi_pct: float
+    mean_sharpe_ratio: float
+    mean_max_drawdown_pct: float
+    mean_total_trades: float
+    mean_win_rate: float | None
+    mean_total_fees: float | None
+
+
+class EvaluationEpisode(TypedDict):
+    """One agent's metrics on one episode (after fees)."""
+
+    episode: int
+    roi_pct: float
+    sharpe_ratio: float
+    max_drawdown_pct: float
+    total_trades: int
+    sortino_ratio: float | None
+    win_rate: float | None
+    exposure_pct: float | None
+    final_equity: float | None
+    total_fees: float | None
+    reward_sum: float | None
+    steps: int | None
+
+
+class EvaluationAgent(TypedDict):
+    """An agent of an evaluation: the evaluated ``model`` or a rule-based ``baseline``."""
+
+    name: str
+    kind: Literal["model", "baseline"]
+    summary: EvaluationAgentSummary
+
+
+class EvaluationAgentDetail(EvaluationAgent):
+    """An agent with its per-episode metrics."""
+
+    episodes: list[EvaluationEpisode]
+
+
+class EvaluationSummary(TypedDict):
+    """An evaluation as listed by ``GET /evaluations``: verdict and agent summaries."""
+
+    evaluation_id: str
+    run_id: str | None
+    name: str | None
+    model: str
+    env_id: str
+    seed: int | None
+    deterministic: bool
+    n_episodes: int
+    created_at: str
+    beats_buy_and_hold: bool | None
+    episodes_won_vs_buy_and_hold: int | None
+    roi_gap_vs_buy_and_hold_pct: float | None
+    agents: list[EvaluationAgent]
+
+
+class Evaluation(TypedDict):
+    """``GET /evaluations/{id}`` (and the answer to ``POST /evaluations``): everything recorded."""
+
+    evaluation_id: str
+    run_id: str | None
+    name: str | None
+    model: str
+    env_id: str
+    seed: int | None
+    deterministic: bool
+    n_episodes: int
+    created_at: str
+    beats_buy_and_hold: bool | None
+    episodes_won_vs_buy_and_hold: int | None
+    roi_gap_vs_buy_and_hold_pct: float | None
+    env_config: dict[str, Any]
+    episodes: list[EvaluationWindow]
+    agents: list[EvaluationAgentDetail]

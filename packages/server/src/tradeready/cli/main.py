@@ -19,6 +19,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tradeready.cli import gym_commands
 from tradeready.cli._common import CliError, console, err_console, load_settings, open_session, user_errors
 from tradeready.server.store.accounts import AccountStore
 
@@ -41,6 +42,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(data_app, name="data")
 app.add_typer(sessions_app, name="sessions")
+gym_commands.register(app)  # training-side commands (evaluate); they import the gym lazily
 
 
 @app.callback()
