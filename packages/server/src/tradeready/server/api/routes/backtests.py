@@ -1,7 +1,225 @@
-"""Backtests routes (thin: parse, call the service, return a schema)."""
+"""Backtest-session routes (thin: parse, call :class:`~tradeready.server.services.backtests.BacktestService`).
+
+Every route with a session id answers 404 ``session_not_found`` for another account's session,
+before anything is written. The step route answers pre-serialised JSON (it is the hot path).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import threading
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from tradeready.server.api.deps import CurrentAccount, SessionDep, get_auth
+from tradeready.server.schemas.backtests import (
+    BacktestCreate,
+    BacktestList,
+    BacktestPublic,
+    BacktestResultsPublic,
+    BacktestStep,
+    EquityCurvePublic,
+    OrderCreate,
+    OrderPublic,
+    OrdersPublic,
+    PortfolioPublic,
+    ReplayCreate,
+    ReplayPublic,
+    StepPublic,
+    TradesPublic,
+)
+from tradeready.server.services.backtests import BacktestLimits, BacktestRuntime, BacktestService
+from tradeready.server.store.backtests import SessionFilter
+from tradeready.server.store.models.backtests import BacktestSession
+from tradeready_core.data import format_ms
+
+__all__ = ["RuntimeDep", "get_runtime", "router", "session_public"]
 
 router = APIRouter(tags=["backtests"])
+_runtime_lock = threading.Lock()
+
+
+async def get_runtime(request: Request) -> BacktestRuntime:
+    """The app's backtest runtime (simulator cache, limits), created on first use.
+
+    ``async`` on purpose: it does no I/O, so it runs on the event loop instead of a thread hop.
+    """
+    state = request.app.state
+    runtime: BacktestRuntime | None = getattr(state, "backtest_runtime", None)
+    if runtime is None:
+        with _runtime_lock:
+            runtime = getattr(state, "backtest_runtime", None)
+            if runtime is None:
+                runtime = BacktestRuntime(BacktestLimits.from_settings(state.settings))
+                state.backtest_runtime = runtime
+    return runtime
+
+
+RuntimeDep = Annotated[BacktestRuntime, Depends(get_runtime)]
+
+
+async def _service(session: SessionDep, runtime: RuntimeDep) -> BacktestService:
+    return BacktestService(session, runtime)
+
+
+ServiceDep = Annotated[BacktestService, Depends(_service)]
+
+
+def session_public(row: BacktestSession) -> dict[str, Any]:
+    """The wire form of a session."""
+    return {
+        "session_id": row.id,
+        "status": row.status,
+        "source": row.source,
+        "symbols": list(row.symbols),
+        "timeframe": row.timeframe,
+        "start_time": format_ms(row.start_ms),
+        "end_time": format_ms(row.end_ms),
+        "episode_start_time": format_ms(row.first_bar_ms),
+        "episode_end_time": format_ms(row.last_bar_ms),
+        "starting_balance": row.starting_balance,
+        "fee_rate": row.fee_rate,
+        "slippage_bps": row.slippage_bps,
+        "allow_short": row.allow_short,
+        "engine_config": row.engine_config,
+        "strategy_label": row.strategy_label,
+        "episode_length": row.episode_length,
+        "seed": row.seed,
+        "training_run_id": row.training_run_id,
+        "episode": row.episode,
+        "dataset_fingerprint": row.dataset_fingerprint,
+        "step": row.step,
+        "total_steps": row.total_steps,
+        "equity": row.equity,
+        "cash": row.cash,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "completed_at": row.completed_at,
+        "metrics": row.metrics,
+        "client_metrics": row.client_metrics,
+        "metrics_mismatch": row.metrics_mismatch,
+    }
+
+
+@router.post("/backtests", status_code=status.HTTP_201_CREATED)
+def create_backtest(body: BacktestCreate, account: CurrentAccount, service: ServiceDep) -> BacktestPublic:
+    """Create a session over stored candles (``[start_time, end_time)``, or a seeded window of it)."""
+    return BacktestPublic.model_validate(session_public(service.create(account.id, body)))
+
+
+@router.get("/backtests")
+def list_backtests(
+    account: CurrentAccount,
+    service: ServiceDep,
+    status: Literal["created", "running", "completed", "cancelled", "expired"] | None = None,
+    strategy_label: Annotated[str | None, Query(max_length=100)] = None,
+    exclude_label_prefix: Annotated[str | None, Query(max_length=100)] = None,
+    source: Literal["api", "training"] | None = None,
+    training_run_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> BacktestList:
+    """The account's sessions, newest first; ``exclude_label_prefix`` hides e.g. training sessions."""
+    where = SessionFilter(status, strategy_label, exclude_label_prefix, source, training_run_id)
+    rows, total = service.list(account.id, where, limit=limit, offset=offset)
+    return BacktestList(
+        backtests=[BacktestPublic.model_validate(session_public(r)) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.post("/backtests/replay", status_code=status.HTTP_201_CREATED)
+def replay_backtest(
+    body: ReplayCreate, account: CurrentAccount, service: ServiceDep, response: Response
+) -> ReplayPublic:
+    """Record a locally stepped episode; 201 when recorded, 200 when this episode was already recorded."""
+    row, created = service.replay(account.id, body)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return ReplayPublic.model_validate({**session_public(row), "created": created})
+
+
+@router.get("/backtests/{session_id}")
+def get_backtest(session_id: str, account: CurrentAccount, service: ServiceDep) -> BacktestPublic:
+    return BacktestPublic.model_validate(session_public(service.get(account.id, session_id)))
+
+
+@router.post("/backtests/{session_id}/step", response_model=StepPublic)
+async def step_backtest(session_id: str, body: BacktestStep, request: Request) -> Response:
+    """Advance ``steps`` bars with ``targets`` (``null`` = hold).
+
+    The hot path of remote stepping: authentication, the step and the commit run in ONE worker
+    thread (the same ``get_auth`` as every route, and the same commit/rollback rules as
+    ``SessionDep``) instead of one thread hop per dependency.
+    """
+    runtime = await get_runtime(request)
+    answer = await run_in_threadpool(_step_in_thread, request, runtime, session_id, body)
+    return Response(orjson.dumps(answer), media_type="application/json")
+
+
+def _step_in_thread(request: Request, runtime: BacktestRuntime, session_id: str, body: BacktestStep) -> dict[str, Any]:
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    with factory() as db:
+        try:
+            account_id = get_auth(request, db).account.id
+            answer = BacktestService(db, runtime).step(account_id, session_id, body)
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+    return answer
+
+
+@router.post("/backtests/{session_id}/orders", status_code=status.HTTP_201_CREATED)
+def place_order(session_id: str, body: OrderCreate, account: CurrentAccount, service: ServiceDep) -> OrderPublic:
+    """Queue an order (executed from the next step on, checked against each bar's high/low)."""
+    return OrderPublic.model_validate(service.place_order(account.id, session_id, body))
+
+
+@router.delete("/backtests/{session_id}/orders/{order_id}")
+def cancel_order(session_id: str, order_id: str, account: CurrentAccount, service: ServiceDep) -> OrderPublic:
+    return OrderPublic.model_validate(service.cancel_order(account.id, session_id, order_id))
+
+
+@router.get("/backtests/{session_id}/portfolio")
+def get_portfolio(session_id: str, account: CurrentAccount, service: ServiceDep) -> PortfolioPublic:
+    return PortfolioPublic.model_validate(service.portfolio(account.id, session_id))
+
+
+@router.get("/backtests/{session_id}/orders")
+def get_orders(session_id: str, account: CurrentAccount, service: ServiceDep) -> OrdersPublic:
+    return OrdersPublic.model_validate(service.orders(account.id, session_id))
+
+
+@router.get("/backtests/{session_id}/trades")
+def get_trades(
+    session_id: str,
+    account: CurrentAccount,
+    service: ServiceDep,
+    limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TradesPublic:
+    return TradesPublic.model_validate(service.trades(account.id, session_id, limit=limit, offset=offset))
+
+
+@router.get("/backtests/{session_id}/equity-curve", response_model=EquityCurvePublic)
+def get_equity_curve(session_id: str, account: CurrentAccount, service: ServiceDep) -> Response:
+    """Equity at each bar's close (columnar; bar open times in epoch ms)."""
+    return Response(orjson.dumps(service.equity_curve(account.id, session_id)), media_type="application/json")
+
+
+@router.get("/backtests/{session_id}/results")
+def get_results(session_id: str, account: CurrentAccount, service: ServiceDep) -> BacktestResultsPublic:
+    """The engine's metrics: final once the session ended, so far while it runs."""
+    return BacktestResultsPublic.model_validate(service.results(account.id, session_id))
+
+
+@router.post("/backtests/{session_id}/cancel")
+def cancel_backtest(session_id: str, account: CurrentAccount, service: ServiceDep) -> BacktestPublic:
+    """Stop the session and keep its results so far (idempotent)."""
+    return BacktestPublic.model_validate(session_public(service.cancel(account.id, session_id)))
