@@ -1,3 +1,47 @@
-"""tradeready_gym: Gymnasium environments for training RL trading agents."""
+"""tradeready_gym: Gymnasium environments for training RL trading agents.
+
+Importing the package registers the environment ids with Gymnasium::
+
+    import gymnasium as gym
+    import tradeready_gym
+
+    env = gym.make("TradeReady-BTC-Continuous-v0", data="BTCUSDT-1h.csv", track_training=False)
+
+========================================  ==========================================================
+id                                        action space
+========================================  ==========================================================
+``TradeReady-BTC-v0`` (ETH, SOL)          Discrete(3): hold, buy (to ``position_size``), sell
+``TradeReady-BTC-Continuous-v0`` (...)    Box(-1, 1, (1,)): target fraction of equity
+``TradeReady-Portfolio-v0``               Box(0, 1, (N,)): target weights (BTC, ETH, SOL)
+========================================  ==========================================================
+"""
+
+from gymnasium.envs.registration import register, registry
 
 __version__ = "0.1.0"
+
+__all__ = ["ENV_IDS", "__version__"]
+
+_ASSETS = {"BTC": "BTCUSDT", "ETH": "ETHUSDT", "SOL": "SOLUSDT"}
+
+ENV_IDS: tuple[str, ...] = (
+    *(f"TradeReady-{a}-v0" for a in _ASSETS),
+    *(f"TradeReady-{a}-Continuous-v0" for a in _ASSETS),
+    "TradeReady-Portfolio-v0",
+)
+"""Every environment id this package registers."""
+
+
+def _register() -> None:
+    for asset, symbol in _ASSETS.items():
+        for env_id, entry in (
+            (f"TradeReady-{asset}-v0", "DiscreteTradingEnv"),
+            (f"TradeReady-{asset}-Continuous-v0", "ContinuousTradingEnv"),
+        ):
+            if env_id not in registry:
+                register(env_id, entry_point=f"tradeready_gym.envs.single_asset:{entry}", kwargs={"symbol": symbol})
+    if "TradeReady-Portfolio-v0" not in registry:
+        register("TradeReady-Portfolio-v0", entry_point="tradeready_gym.envs.portfolio:PortfolioTradingEnv")
+
+
+_register()

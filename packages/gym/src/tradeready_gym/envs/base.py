@@ -1,0 +1,465 @@
+"""The shared shell of every TradeReady environment: data, features, engine, observation, info.
+
+Subclasses only define the action space and how an action becomes target weights
+(:meth:`TradingEnv._apply`). Everything else, and every parameter, lives here:
+
+==========================  ===================================================================
+parameter                   meaning
+==========================  ===================================================================
+``api_key``, ``base_url``   the platform (candles, later tracking); default ``TRADEREADY_API_KEY``
+                            / ``TRADEREADY_BASE_URL`` then ``http://localhost:8000``
+``starting_balance``        cash at every reset (quote currency, e.g. USDT), default 10 000
+``timeframe``               candle timeframe, one of ``TIMEFRAMES``, default ``"1h"``
+``lookback_window``         candles per observation window, default 50
+``observation_features``    names from ``tradeready_gym.features`` (candle features and the
+                            portfolio scalars ``balance``, ``position``, ``unrealized_pnl``)
+``reward_function``         a :class:`~tradeready_gym.rewards.RewardFunction` (copied per env),
+                            default :class:`~tradeready_gym.rewards.LogReturnReward`
+``start_time``, ``end_time``  decisions are taken on candles with ``start_time <= open_time <
+                            end_time`` (epoch ms, ISO-8601 or datetime); default all data
+``track_training``          report episodes to the platform (the tracker plugs into
+                            ``self._tracker``; a no-op until the tracker is installed)
+``strategy_label``          label of the training run in the dashboard
+``fee_rate``, ``slippage_bps``  trading costs (see :mod:`tradeready_core.engine`)
+``episode_length``          ``None``: each episode is the whole range; ``N``: a random window of
+                            ``N`` steps per reset, drawn from ``self.np_random``
+``allow_short``             allow negative positions (margin, borrow cost, liquidation)
+``render_mode``             ``None``, ``"ansi"`` (text) or ``"rgb_array"`` (matplotlib chart)
+``execution``               ``"local"`` (in-process engine); ``"remote"`` is not available yet
+``data``                    offline candles: DataFrame, path, or ``{symbol: DataFrame | path}``
+``client``                  an :class:`agentexchange.AgentExchangeClient` to use for the platform
+``cache_dir``               where downloaded candles are cached (see ``data_source``)
+==========================  ===================================================================
+
+Observation (``float32``, shape ``(lookback_window * F + S,)``): the last ``lookback_window`` rows
+of the precomputed feature matrix, oldest first, flattened (row ``t`` uses candles closed at or
+before ``t``), followed by ``S`` portfolio scalars in the order requested: ``balance`` =
+cash / equity, ``position`` = position value / equity (one per asset), ``unrealized_pnl`` =
+open PnL / equity (one per asset). Every value is clipped to ``[-OBS_CLIP, OBS_CLIP]``, the
+observation space's finite bounds.
+
+Step: the action's targets are executed by :class:`tradeready_core.engine.Simulator` (fill at the
+next candle's open, costs, equity marked at its close), then reward, observation and ``info``
+(``equity``, ``cash``, ``position``, ``fills``, ``fees``, ``timestamp`` = close time of the candle
+just marked, epoch ms). ``terminated`` means bankrupt; ``truncated`` means the episode's window
+ended. The last step also carries ``episode_metrics`` (:meth:`Metrics.as_dict`), ``action_log``
+(the resolved target weights, ``(steps, N)``, NaN = hold), ``episode_start_index`` and
+``episode_start_time``: :func:`tradeready_core.engine.replay` of that log over the same candles
+gives the same equity curve, bit for bit.
+"""
+
+from __future__ import annotations
+
+import abc
+import copy
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Protocol
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from numpy.typing import NDArray
+
+from agentexchange import AgentExchangeClient
+from tradeready_core.data import MarketData, TimeLike, to_ms
+from tradeready_core.engine import EngineConfig, EpisodeResult, Simulator
+from tradeready_core.errors import InsufficientDataError, InvalidParameterError
+from tradeready_core.timeframes import TIMEFRAMES, timeframe_ms
+from tradeready_gym.data_source import DataInput, resolve_market_data
+from tradeready_gym.errors import RemoteExecutionUnavailableError
+from tradeready_gym.features import FEATURE_CLIP, FeaturePipeline
+from tradeready_gym.render import ansi_frame, rgb_frame
+from tradeready_gym.rewards import LogReturnReward, RewardFunction
+
+__all__ = ["DEFAULT_FEATURES", "EXECUTION_MODES", "OBS_CLIP", "NullTracker", "TradingEnv", "TrainingHook"]
+
+DEFAULT_FEATURES: Final[tuple[str, ...]] = ("ohlcv", "rsi_14", "macd", "bollinger", "balance", "position")
+"""The seed's feature set."""
+
+OBS_CLIP: Final[float] = FEATURE_CLIP
+"""Every observation value lies in ``[-OBS_CLIP, OBS_CLIP]``."""
+
+EXECUTION_MODES: Final[tuple[str, ...]] = ("local", "remote")
+
+
+class TrainingHook(Protocol):
+    """What the environment tells a training tracker (never called from inside the engine)."""
+
+    def on_reset(self, env: TradingEnv) -> None: ...
+
+    def on_episode_end(self, env: TradingEnv, info: Mapping[str, Any], reward_sum: float) -> None: ...
+
+    def on_close(self, env: TradingEnv) -> None: ...
+
+
+class NullTracker:
+    """The no-op hook used until the platform tracker is installed (and with ``track_training=False``)."""
+
+    def on_reset(self, env: TradingEnv) -> None:
+        """Nothing to do."""
+
+    def on_episode_end(self, env: TradingEnv, info: Mapping[str, Any], reward_sum: float) -> None:
+        """Nothing to do."""
+
+    def on_close(self, env: TradingEnv) -> None:
+        """Nothing to do."""
+
+
+def _check_choice(name: str, value: object, allowed: Sequence[object]) -> None:
+    if value not in allowed:
+        raise InvalidParameterError(f"{name} must be one of {tuple(allowed)}; got {value!r}")
+
+
+def _check_bool(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise InvalidParameterError(f"{name} must be True or False; got {value!r}")
+
+
+def _check_optional_str(name: str, value: object, max_len: int = 200) -> None:
+    if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > max_len):
+        raise InvalidParameterError(
+            f"{name} must be None or a non-empty string of at most {max_len} characters; got {value!r}"
+        )
+
+
+def _check_int(name: str, value: object, low: int, high: int, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not low <= int(value) <= high:
+        none = "None or " if optional else ""
+        raise InvalidParameterError(f"{name} must be {none}an integer in [{low}, {high}]; got {value!r}")
+
+
+class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
+    """Base class of the TradeReady environments (see the module docstring for every parameter)."""
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012 - gymnasium's attribute
+
+    def __init__(
+        self,
+        symbols: Sequence[str],
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        starting_balance: float = 10_000.0,
+        timeframe: str = "1h",
+        lookback_window: int = 50,
+        observation_features: Sequence[str] = DEFAULT_FEATURES,
+        reward_function: RewardFunction | None = None,
+        start_time: TimeLike | None = None,
+        end_time: TimeLike | None = None,
+        track_training: bool = True,
+        strategy_label: str | None = None,
+        fee_rate: float = 0.001,
+        slippage_bps: float = 5.0,
+        episode_length: int | None = None,
+        allow_short: bool = False,
+        render_mode: str | None = None,
+        execution: str = "local",
+        data: DataInput | None = None,
+        client: AgentExchangeClient | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.symbols = tuple(symbols)
+        self.n_assets = len(self.symbols)
+        _check_optional_str("api_key", api_key)
+        _check_optional_str("base_url", base_url, 2000)
+        _check_choice("timeframe", timeframe, TIMEFRAMES)
+        _check_int("lookback_window", lookback_window, 1, 10_000)
+        _check_bool("track_training", track_training)
+        _check_optional_str("strategy_label", strategy_label)
+        _check_int("episode_length", episode_length, 1, 10**9, optional=True)
+        _check_bool("allow_short", allow_short)
+        _check_choice("render_mode", render_mode, (None, *self.metadata["render_modes"]))
+        _check_choice("execution", execution, EXECUTION_MODES)
+        if reward_function is not None and not isinstance(reward_function, RewardFunction):
+            raise InvalidParameterError(
+                "reward_function must be None or a tradeready_gym.rewards.RewardFunction instance "
+                f"(e.g. SharpeReward(window=50)); got {reward_function!r}"
+            )
+        if cache_dir is not None and not isinstance(cache_dir, str | os.PathLike):
+            raise InvalidParameterError(f"cache_dir must be None or a folder path; got {cache_dir!r}")
+        if client is not None and not isinstance(client, AgentExchangeClient):
+            raise InvalidParameterError(f"client must be an agentexchange.AgentExchangeClient; got {client!r}")
+        self.start_ms = None if start_time is None else to_ms(start_time, name="start_time")
+        self.end_ms = None if end_time is None else to_ms(end_time, name="end_time")
+        if self.start_ms is not None and self.end_ms is not None and self.end_ms <= self.start_ms:
+            raise InvalidParameterError(
+                f"end_time must be after start_time; got start_time={start_time!r}, end_time={end_time!r}"
+            )
+        self.config = EngineConfig(
+            starting_balance=starting_balance, fee_rate=fee_rate, slippage_bps=slippage_bps, allow_short=allow_short
+        )
+        self.pipeline = FeaturePipeline(list(observation_features))
+        if execution == "remote":
+            raise RemoteExecutionUnavailableError(
+                "execution='remote' (stepping a server-side backtest session over the REST API) is not "
+                "available in this version yet; use execution='local' (the default), which runs the same engine"
+            )
+        self.api_key, self.base_url = api_key, base_url
+        self.timeframe = timeframe
+        self.lookback_window = int(lookback_window)
+        self.episode_length = None if episode_length is None else int(episode_length)
+        self.allow_short = allow_short
+        self.track_training = track_training
+        self.strategy_label = strategy_label
+        self.execution = execution
+        self.render_mode = render_mode
+        self.reward_function: RewardFunction = (
+            LogReturnReward() if reward_function is None else copy.deepcopy(reward_function)
+        )
+        self._data, self._client, self._cache_dir = data, client, cache_dir
+        self._tracker: TrainingHook = NullTracker()
+
+        self._columns = len(self.pipeline.columns) * self.n_assets
+        self._window = self.lookback_window * self._columns
+        portfolio = self.pipeline.portfolio_features
+        codes = {"balance": 0, "position": 1, "unrealized_pnl": 2}
+        self._scalar_codes: tuple[tuple[int, int], ...] = tuple(
+            (codes[p], i) for p in portfolio for i in (range(1) if p == "balance" else range(self.n_assets))
+        )
+        self._obs_size = self._window + len(self._scalar_codes)
+        if self._obs_size == 0:
+            raise InvalidParameterError("observation_features must select at least one value")
+        self.observation_space = spaces.Box(-OBS_CLIP, OBS_CLIP, (self._obs_size,), np.float32)
+        self.action_space = self._make_action_space()
+
+        self._sim: Simulator | None = None
+        self._market: MarketData | None = None
+        self._needs_reset = True
+        self._k = 0
+        if data is not None:
+            self._load()
+
+    # ------------------------------------------------------------------ subclass hooks
+    @abc.abstractmethod
+    def _make_action_space(self) -> spaces.Space[Any]:
+        """The action space."""
+
+    @abc.abstractmethod
+    def _apply(self, action: Any) -> bool:
+        """Resolve ``action`` to target weights, log them, step the simulator; return ``done``."""
+
+    # ------------------------------------------------------------------ data
+    def _load(self) -> None:
+        warmup = self.pipeline.warmup + self.lookback_window
+        market = resolve_market_data(
+            list(self.symbols),
+            self.timeframe,
+            data=self._data,
+            start_time=self.start_ms,
+            end_time=self.end_ms,
+            warmup_bars=warmup,
+            client=self._client,
+            api_key=self.api_key,
+            base_url=self.base_url,
+            cache_dir=self._cache_dir,
+        )
+        n_bars = len(market)
+        first = self.pipeline.warmup + self.lookback_window - 1
+        if self.start_ms is not None:
+            first = max(first, int(np.searchsorted(market.open_time, self.start_ms, "left")))
+        last = n_bars - 1
+        if last - first < 1:
+            raise InsufficientDataError(
+                f"{'/'.join(market.symbols)} {self.timeframe}: {n_bars} candles leave no step after the "
+                f"feature warm-up ({self.pipeline.warmup}) and lookback_window ({self.lookback_window}); "
+                "pass more data, an earlier start_time or a smaller lookback_window"
+            )
+        if self.episode_length is not None and self.episode_length > last - first:
+            raise InvalidParameterError(
+                f"episode_length must be at most {last - first} (steps available after warm-up); "
+                f"got {self.episode_length}"
+            )
+        if self.pipeline.columns:
+            blocks = [
+                self.pipeline.compute(
+                    market.open[:, j], market.high[:, j], market.low[:, j], market.close[:, j], market.volume[:, j]
+                ).values
+                for j in range(self.n_assets)
+            ]
+            matrix = blocks[0] if len(blocks) == 1 else np.hstack(blocks)
+        else:
+            matrix = np.zeros((n_bars, 0), dtype=np.float32)
+        # padded with one observation's worth of zeros so that every window plus the scalar slots
+        # behind it is one contiguous slice: the observation is a single copy
+        flat = np.zeros(matrix.size + self._obs_size, dtype=np.float32)
+        flat[: matrix.size] = matrix.reshape(-1)
+        flat.setflags(write=False)
+        self._flat = flat
+        self._market = market
+        self._sim = Simulator(market.open, market.high, market.low, market.close, self.config, self.timeframe)
+        self._closes: list[list[float]] = market.close.T.tolist()
+        step_ms = timeframe_ms(self.timeframe)
+        self._close_times: list[int] = (market.open_time + step_ms).tolist()
+        self._first, self._last = first, last
+        max_steps = last - first if self.episode_length is None else self.episode_length
+        self._log: list[float] = [math.nan] * (max_steps * self.n_assets)
+
+    @property
+    def market(self) -> MarketData:
+        """The candles this environment trades (resolved on construction with ``data=``, else on reset)."""
+        if self._market is None:
+            self._load()
+        assert self._market is not None
+        return self._market
+
+    # ------------------------------------------------------------------ gymnasium API
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[NDArray[np.float32], dict[str, Any]]:
+        """Start an episode (the whole range, or a random ``episode_length`` window)."""
+        super().reset(seed=seed)
+        if self._sim is None:
+            self._load()
+        sim = self._sim
+        assert sim is not None
+        if self.episode_length is None:
+            start, end = self._first, self._last
+        else:
+            start = int(self.np_random.integers(self._first, self._last - self.episode_length + 1))
+            end = start + self.episode_length
+        sim.reset(start, end)
+        self.reward_function.reset(sim.equity)
+        self._prev_equity = sim.equity
+        self._reward_sum = 0.0
+        self._k = 0
+        self._needs_reset = False
+        self._tracker.on_reset(self)
+        return self._observe(start), self._info(sim)
+
+    def step(self, action: Any) -> tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]:
+        """Execute one decision (see the module docstring)."""
+        if self._needs_reset:
+            raise gym.error.ResetNeeded("call reset() before step(), and again after an episode ends")
+        done = self._apply(action)
+        sim: Simulator = self._sim  # type: ignore[assignment]  # set by reset()
+        equity = sim.equity
+        reward = self.reward_function(self._prev_equity, equity, self)
+        self._prev_equity = equity
+        self._reward_sum += reward
+        t = sim.t
+        info = {
+            "equity": equity,
+            "cash": sim.cash,
+            "position": sim.holdings[0] if self.n_assets == 1 else tuple(sim.holdings),
+            "fills": sim.step_fills,
+            "fees": sim.step_fees,
+            "timestamp": self._close_times[t],
+        }
+        obs = self._observe(t)
+        terminated = sim.bankrupt
+        if done:
+            self._end_episode(sim, info)
+        return obs, reward, terminated, done and not terminated, info
+
+    def _end_episode(self, sim: Simulator, info: dict[str, Any]) -> None:
+        self._needs_reset = True
+        n = self.n_assets
+        info["episode_metrics"] = sim.metrics().as_dict()
+        info["action_log"] = np.array(self._log[: self._k * n], dtype=np.float64).reshape(self._k, n)
+        info["episode_start_index"] = sim.start
+        info["episode_start_time"] = int(self.market.open_time[sim.start])
+        info["reward_sum"] = self._reward_sum
+        self._tracker.on_episode_end(self, info, self._reward_sum)
+
+    def _observe(self, t: int) -> NDArray[np.float32]:
+        a = (t + 1) * self._columns - self._window
+        obs = self._flat[a : a + self._obs_size].copy()  # window + scalar slots: one copy
+        codes = self._scalar_codes
+        if codes:
+            sim: Simulator = self._sim  # type: ignore[assignment]  # set by reset()
+            equity = sim.equity
+            inv = 1.0 / equity if equity > 0.0 else 0.0
+            k = self._window
+            for code, i in codes:
+                if code == 1:
+                    x = sim.holdings[i] * self._closes[i][t] * inv
+                elif code == 0:
+                    x = sim.cash * inv
+                else:
+                    x = sim.unrealized_pnl(i) * inv
+                obs[k] = OBS_CLIP if x > OBS_CLIP else (-OBS_CLIP if x < -OBS_CLIP else x)
+                k += 1
+        return obs
+
+    def _info(self, sim: Simulator) -> dict[str, Any]:
+        return {
+            "equity": sim.equity,
+            "cash": sim.cash,
+            "position": sim.position(0) if self.n_assets == 1 else tuple(sim.positions),
+            "fills": 0,
+            "fees": 0.0,
+            "timestamp": self._close_times[sim.t],
+        }
+
+    def render(self) -> str | NDArray[np.uint8] | None:
+        """``"ansi"``: one text line; ``"rgb_array"``: a chart of price, trades and equity."""
+        if self.render_mode is None or self._sim is None:
+            return None
+        sim = self._sim
+        t = sim.t
+        if self.render_mode == "ansi":
+            return ansi_frame(
+                symbols=self.symbols,
+                timestamp_ms=self._close_times[t],
+                step=t - sim.start,
+                steps=sim.end - sim.start,
+                prices=[c[t] for c in self._closes],
+                positions=sim.positions,
+                cash=sim.cash,
+                equity=sim.equity,
+                starting_balance=self.config.starting_balance,
+            )
+        close = np.asarray(self._closes[0][sim.start : t + 1], dtype=np.float64)
+        fills = [f for f in sim.fills if f.asset == 0]
+        return rgb_frame(
+            title=f"{self.symbols[0]} {self.timeframe}" + (" (synthetic data)" if self.market.is_synthetic else ""),
+            close=close,
+            equity=sim.equity_curve(),
+            buys=[f.bar - sim.start for f in fills if f.side == "buy"],
+            sells=[f.bar - sim.start for f in fills if f.side == "sell"],
+        )
+
+    def close(self) -> None:
+        """Tell the tracker the run is over (``env.close()`` completes the training run)."""
+        self._tracker.on_close(self)
+        super().close()
+
+    # ------------------------------------------------------------------ state for rewards / users
+    @property
+    def equity(self) -> float:
+        """Equity marked at the last close."""
+        return self._sim.equity if self._sim is not None else self.config.starting_balance
+
+    @property
+    def starting_balance(self) -> float:
+        """Cash at every reset."""
+        return self.config.starting_balance
+
+    @property
+    def step_fees(self) -> float:
+        """Fees paid during the last step."""
+        return self._sim.step_fees if self._sim is not None else 0.0
+
+    @property
+    def step_fills(self) -> int:
+        """Fills during the last step."""
+        return self._sim.step_fills if self._sim is not None else 0
+
+    @property
+    def position_fraction(self) -> float:
+        """Signed value of the open positions / equity, after the last step."""
+        sim = self._sim
+        if sim is None or sim.equity <= 0.0:
+            return 0.0
+        t = sim.t
+        return sum(q * c[t] for q, c in zip(sim.positions, self._closes, strict=True)) / sim.equity
+
+    def episode_result(self) -> EpisodeResult:
+        """The current (or last) episode's equity curve, fills and metrics."""
+        if self._sim is None:
+            raise gym.error.ResetNeeded("no episode yet: call reset() first")
+        return self._sim.result()
