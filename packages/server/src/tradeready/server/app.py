@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from tradeready import __version__
 from tradeready.server.api.routes import account, backtests, evaluations, market, meta, training
+from tradeready.server.auth_cache import AuthCache
 from tradeready.server.dashboard import routes as dashboard
 from tradeready.server.db.engine import make_engine, make_session_factory
 from tradeready.server.db.migrate import upgrade
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.rate_limiter = RateLimiter(engine, settings.rate_limit_per_minute)
+    app.state.auth_cache = AuthCache(settings.auth_cache_ttl_s)
     install_error_handlers(app)
 
     routers = (meta.router, account.router, market.router, backtests.router, training.router, evaluations.router)

@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     heartbeat_timeout_s: float = Field(
         default=120.0, gt=0, description="A running training run without heartbeats for this long is 'abandoned'."
     )
+    auth_cache_ttl_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Seconds a worker may reuse a verified API key before checking the database again "
+        "(bounds how long a key revoked through another worker keeps working; 0 = always check).",
+    )
+    backtest_idle_timeout_s: float = Field(
+        default=3600.0, gt=0, description="Idle backtest sessions expire after this."
+    )
+    max_steps_per_request: int = Field(default=100_000, ge=1, description="Upper bound of `steps` in one step request.")
+    max_cached_sessions: int = Field(default=64, ge=1, description="Simulators kept hot per worker (LRU).")
     session_secret: str | None = Field(default=None, description="Dashboard cookie signing secret.")
     session_max_age_s: int = Field(default=7 * 24 * 3600, ge=60)
     log_level: str = "info"

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from tradeready.server.auth_cache import AccountRef, AuthCache, KeyRef
 from tradeready.server.errors import UnauthorizedError
 from tradeready.server.settings import Settings
 from tradeready.server.store.accounts import AccountStore
-from tradeready.server.store.models import Account, ApiKey
 
 __all__ = ["AuthContext", "CurrentAccount", "CurrentAuth", "SessionDep", "SettingsDep", "extract_api_key"]
 
@@ -55,7 +55,7 @@ class AuthContext:
 
     __slots__ = ("account", "key")
 
-    def __init__(self, account: Account, key: ApiKey) -> None:
+    def __init__(self, account: AccountRef, key: KeyRef) -> None:
         self.account = account
         self.key = key
 
@@ -71,11 +71,19 @@ def get_auth(request: Request, session: SessionDep) -> AuthContext:
             "Create one with `tradeready init` or `tradeready keys create`.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    found = AccountStore(session).authenticate(plaintext)
-    if found is None:
-        raise UnauthorizedError("Invalid or revoked API key.", headers={"WWW-Authenticate": "Bearer"})
-    request.app.state.rate_limiter.check(found[1].id)
-    ctx = AuthContext(*found)
+    cache: AuthCache = request.app.state.auth_cache
+    digest = cache.digest(plaintext)
+    hit = cache.get(digest)
+    if hit is not None:
+        account, key = hit.account, hit.key
+    else:
+        found = AccountStore(session).authenticate(plaintext)
+        if found is None:
+            raise UnauthorizedError("Invalid or revoked API key.", headers={"WWW-Authenticate": "Bearer"})
+        account, key = AccountRef.of(found[0]), KeyRef.of(found[1])
+        cache.put(digest, account, key)
+    request.app.state.rate_limiter.check(key.id)
+    ctx = AuthContext(account, key)
     request.state.auth = ctx
     return ctx
 
@@ -83,8 +91,8 @@ def get_auth(request: Request, session: SessionDep) -> AuthContext:
 CurrentAuth = Annotated[AuthContext, Depends(get_auth)]
 
 
-def get_current_account(auth: CurrentAuth) -> Account:
+def get_current_account(auth: CurrentAuth) -> AccountRef:
     return auth.account
 
 
-CurrentAccount = Annotated[Account, Depends(get_current_account)]
+CurrentAccount = Annotated[AccountRef, Depends(get_current_account)]

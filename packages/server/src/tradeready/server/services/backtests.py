@@ -44,6 +44,7 @@ from tradeready.server.schemas.backtests import (
     ReplayCreate,
     Targets,
 )
+from tradeready.server.settings import Settings
 from tradeready.server.store.backtests import (
     ACTIVE_STATUSES,
     ActionRecord,
@@ -102,13 +103,12 @@ class BacktestLimits:
     max_cached_sessions: int = 64
 
     @classmethod
-    def from_settings(cls, settings: object) -> BacktestLimits:
-        """Read ``backtest_idle_timeout_s`` / ``max_steps_per_request`` / ``max_cached_sessions`` if set."""
-        default = cls()
+    def from_settings(cls, settings: Settings) -> BacktestLimits:
+        """The limits configured in ``settings``."""
         return cls(
-            idle_timeout_s=float(getattr(settings, "backtest_idle_timeout_s", default.idle_timeout_s)),
-            max_steps_per_request=int(getattr(settings, "max_steps_per_request", default.max_steps_per_request)),
-            max_cached_sessions=int(getattr(settings, "max_cached_sessions", default.max_cached_sessions)),
+            idle_timeout_s=settings.backtest_idle_timeout_s,
+            max_steps_per_request=settings.max_steps_per_request,
+            max_cached_sessions=settings.max_cached_sessions,
         )
 
 

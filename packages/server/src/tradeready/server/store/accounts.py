@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from tradeready.server.store.models import Account, ApiKey, new_id, utcnow
 
@@ -95,7 +95,8 @@ class AccountStore:
         if not plaintext.startswith(KEY_PREFIX):
             return None
         digest = hash_key(plaintext)
-        candidates = self.session.scalars(select(ApiKey).where(ApiKey.prefix == key_prefix(plaintext)))
+        stmt = select(ApiKey).options(joinedload(ApiKey.account)).where(ApiKey.prefix == key_prefix(plaintext))
+        candidates = self.session.scalars(stmt)
         for key in candidates:
             if hmac.compare_digest(key.key_hash, digest) and key.revoked_at is None:
                 return key.account, key

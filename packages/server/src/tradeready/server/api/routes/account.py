@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from tradeready.server.api.deps import CurrentAccount, SessionDep
 from tradeready.server.errors import NotFoundError
@@ -37,9 +37,11 @@ def create_key(body: ApiKeyCreate, account: CurrentAccount, session: SessionDep)
 
 
 @router.delete("/keys/{key_id}")
-def revoke_key(key_id: str, account: CurrentAccount, session: SessionDep) -> ApiKeyPublic:
+def revoke_key(key_id: str, account: CurrentAccount, session: SessionDep, request: Request) -> ApiKeyPublic:
     store = AccountStore(session)
     key = store.get_key(account.id, key_id)
     if key is None:
         raise NotFoundError(f"No API key {key_id!r} in this account.", code="key_not_found")
-    return ApiKeyPublic.model_validate(store.revoke_key(key))
+    revoked = store.revoke_key(key)
+    request.app.state.auth_cache.forget_key(key_id)
+    return ApiKeyPublic.model_validate(revoked)
