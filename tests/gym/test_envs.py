@@ -19,7 +19,6 @@ import tradeready_gym
 from tradeready_core.engine import replay
 from tradeready_core.errors import InsufficientDataError, InvalidParameterError
 from tradeready_gym.envs import DiscreteTradingEnv, NullTracker, TradingEnv
-from tradeready_gym.errors import RemoteExecutionUnavailableError
 from tradeready_gym.rewards import SharpeReward
 
 MARKET = Path("/work/shared/data/market")
@@ -317,7 +316,7 @@ def test_bad_parameters_name_the_allowed_values(
 
 
 def test_other_construction_errors(candles: dict[str, pd.DataFrame]) -> None:
-    with pytest.raises(RemoteExecutionUnavailableError, match="execution='local'"):
+    with pytest.raises(InvalidParameterError, match="needs an API key"):
         make("TradeReady-BTC-v0", candles, execution="remote")
     with pytest.raises(InvalidParameterError, match="pass data as a mapping with one entry per symbol"):
         gym.make("TradeReady-Portfolio-v0", data=candles["BTC"], track_training=False)

@@ -18,7 +18,6 @@ from tradeready_core.errors import InvalidParameterError, TradeReadyCoreError
 __all__ = [
     "DataSourceError",
     "InvalidParameterError",
-    "RemoteExecutionUnavailableError",
     "TradeReadyGymError",
 ]
 
@@ -29,7 +28,3 @@ class TradeReadyGymError(TradeReadyCoreError):
 
 class DataSourceError(TradeReadyGymError, RuntimeError):
     """No candles could be resolved: no ``data=`` was given and the platform could not provide them."""
-
-
-class RemoteExecutionUnavailableError(TradeReadyGymError, NotImplementedError):
-    """``execution="remote"`` (stepping a server-side backtest session) is not available yet."""

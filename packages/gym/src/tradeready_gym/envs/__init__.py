@@ -2,6 +2,7 @@
 
 from tradeready_gym.envs.base import DEFAULT_FEATURES, OBS_CLIP, NullTracker, TradingEnv, TrainingHook
 from tradeready_gym.envs.portfolio import DEFAULT_PORTFOLIO, PortfolioTradingEnv
+from tradeready_gym.envs.remote import DatasetMismatchError, RemoteExecutionError, RemoteSimulator
 from tradeready_gym.envs.single_asset import ContinuousTradingEnv, DiscreteTradingEnv
 
 __all__ = [
@@ -9,9 +10,12 @@ __all__ = [
     "DEFAULT_PORTFOLIO",
     "OBS_CLIP",
     "ContinuousTradingEnv",
+    "DatasetMismatchError",
     "DiscreteTradingEnv",
     "NullTracker",
     "PortfolioTradingEnv",
+    "RemoteExecutionError",
+    "RemoteSimulator",
     "TradingEnv",
     "TrainingHook",
 ]

@@ -25,7 +25,8 @@ parameter                   meaning
                             ``N`` steps per reset, drawn from ``self.np_random``
 ``allow_short``             allow negative positions (margin, borrow cost, liquidation)
 ``render_mode``             ``None``, ``"ansi"`` (text) or ``"rgb_array"`` (matplotlib chart)
-``execution``               ``"local"`` (in-process engine); ``"remote"`` is not available yet
+``execution``               ``"local"`` (in-process engine) or ``"remote"`` (each step is one request to a
+                            backtest session on the platform: see :mod:`tradeready_gym.envs.remote`)
 ``data``                    offline candles: DataFrame, path, or ``{symbol: DataFrame | path}``
 ``client``                  an :class:`agentexchange.AgentExchangeClient` to use for the platform
 ``cache_dir``               where downloaded candles are cached (see ``data_source``)
@@ -68,7 +69,7 @@ from tradeready_core.engine import EngineConfig, EpisodeResult, Simulator
 from tradeready_core.errors import InsufficientDataError, InvalidParameterError
 from tradeready_core.timeframes import TIMEFRAMES, timeframe_ms
 from tradeready_gym.data_source import DataInput, resolve_market_data
-from tradeready_gym.errors import RemoteExecutionUnavailableError
+from tradeready_gym.envs.remote import RemoteSimulator, check_remote_options
 from tradeready_gym.features import FEATURE_CLIP, FeaturePipeline
 from tradeready_gym.render import ansi_frame, rgb_frame
 from tradeready_gym.rewards import LogReturnReward, RewardFunction
@@ -169,7 +170,7 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         _check_choice("timeframe", timeframe, TIMEFRAMES)
         _check_int("lookback_window", lookback_window, 1, 10_000)
         _check_bool("track_training", track_training)
-        _check_optional_str("strategy_label", strategy_label)
+        _check_optional_str("strategy_label", strategy_label, max_len=100)
         _check_int("episode_length", episode_length, 1, 10**9, optional=True)
         _check_bool("allow_short", allow_short)
         _check_choice("render_mode", render_mode, (None, *self.metadata["render_modes"]))
@@ -194,10 +195,7 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         )
         self.pipeline = FeaturePipeline(list(observation_features))
         if execution == "remote":
-            raise RemoteExecutionUnavailableError(
-                "execution='remote' (stepping a server-side backtest session over the REST API) is not "
-                "available in this version yet; use execution='local' (the default), which runs the same engine"
-            )
+            check_remote_options(observation_features, api_key, client)
         self.api_key, self.base_url = api_key, base_url
         self.timeframe = timeframe
         self.lookback_window = int(lookback_window)
@@ -226,7 +224,7 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         self.observation_space = spaces.Box(-OBS_CLIP, OBS_CLIP, (self._obs_size,), np.float32)
         self.action_space = self._make_action_space()
 
-        self._sim: Simulator | None = None
+        self._sim: Simulator | RemoteSimulator | None = None
         self._market: MarketData | None = None
         self._needs_reset = True
         self._k = 0
@@ -290,7 +288,11 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         flat.setflags(write=False)
         self._flat = flat
         self._market = market
-        self._sim = Simulator(market.open, market.high, market.low, market.close, self.config, self.timeframe)
+        self._sim = (
+            RemoteSimulator.for_env(self, market)
+            if self.execution == "remote"
+            else Simulator(market.open, market.high, market.low, market.close, self.config, self.timeframe)
+        )
         self._closes: list[list[float]] = market.close.T.tolist()
         step_ms = timeframe_ms(self.timeframe)
         self._close_times: list[int] = (market.open_time + step_ms).tolist()
@@ -355,7 +357,7 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
             self._end_episode(sim, info)
         return obs, reward, terminated, done and not terminated, info
 
-    def _end_episode(self, sim: Simulator, info: dict[str, Any]) -> None:
+    def _end_episode(self, sim: Simulator | RemoteSimulator, info: dict[str, Any]) -> None:
         self._needs_reset = True
         n = self.n_assets
         info["episode_metrics"] = sim.metrics().as_dict()
@@ -363,6 +365,8 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         info["episode_start_index"] = sim.start
         info["episode_start_time"] = int(self.market.open_time[sim.start])
         info["reward_sum"] = self._reward_sum
+        if isinstance(sim, RemoteSimulator):
+            info["session_id"] = sim.session_id  # the platform's session that ran this episode
         self._tracker.on_episode_end(self, info, self._reward_sum)
 
     def _observe(self, t: int) -> NDArray[np.float32]:
@@ -385,7 +389,7 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
                 k += 1
         return obs
 
-    def _info(self, sim: Simulator) -> dict[str, Any]:
+    def _info(self, sim: Simulator | RemoteSimulator) -> dict[str, Any]:
         return {
             "equity": sim.equity,
             "cash": sim.cash,
@@ -426,6 +430,8 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
     def close(self) -> None:
         """Tell the tracker the run is over (``env.close()`` completes the training run)."""
         self._tracker.on_close(self)
+        if isinstance(self._sim, RemoteSimulator):
+            self._sim.close()  # cancels an unfinished session: none is left behind
         super().close()
 
     # ------------------------------------------------------------------ state for rewards / users
