@@ -224,7 +224,9 @@ def learning_curve(
 ) -> Response:
     """One metric per episode with its trailing mean over ``window`` episodes."""
     service = _service(request, session)
-    curve = service.learning_curve(auth.account.id, run_id, metric=metric, window=window, max_points=max_points)
+    curve = service.learning_curve(
+        auth.account.id, run_id, metric=metric, window=window, max_points=max_points, as_json=True
+    )
     return _committed(session, curve)
 
 

@@ -1,0 +1,414 @@
+"""The training store: runs with running aggregates, episodes written in bulk, curve series.
+
+Every write that adds episodes also updates the run's summary columns in the same transaction,
+with atomic ``SET col = col + :delta`` updates, so concurrent writers (threads, processes,
+several servers on one PostgreSQL) never lose an increment and listing runs never scans episodes.
+
+Example::
+
+    store = TrainingStore(session)
+    run = store.get_run("run_3f9a0c2e1b7d4a55")
+    store.lock_run(run["pk"], now)
+    stored = store.stored_episodes(run["pk"], [1])
+    store.insert_episodes(run["pk"], [{"episode": 1, "roi_pct": -1.2, ...}])   # the ones not stored
+    store.add_to_aggregates(run["pk"], EpisodeStats.of(new_rows), now)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Double,
+    Integer,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.orm import Session
+
+from tradeready.server.store.models.base import UTCDateTime
+from tradeready.server.store.models.training import TrainingEpisode, TrainingRun
+
+__all__ = ["EPISODE_COLUMNS", "EpisodeStats", "TrainingStore", "status_filter"]
+
+RUNS: Table = TrainingRun.__table__  # type: ignore[assignment]
+EPISODES: Table = TrainingEpisode.__table__  # type: ignore[assignment]
+
+EPISODE_COLUMNS = (
+    "episode",
+    "roi_pct",
+    "sharpe_ratio",
+    "max_drawdown_pct",
+    "total_trades",
+    "reward_sum",
+    "steps",
+    "session_id",
+    "started_at",
+    "ended_at",
+    "sortino_ratio",
+    "win_rate",
+    "final_equity",
+    "terminated",
+    "truncated",
+    "metrics",
+)
+"""Episode columns as returned to clients, in order."""
+
+
+@dataclass(frozen=True)
+class EpisodeStats:
+    """What a set of newly stored episodes adds to a run's aggregates."""
+
+    count: int
+    sum_roi_pct: float
+    best_roi_pct: float
+    worst_roi_pct: float
+    last_episode: int
+    last_roi_pct: float
+    n_sharpe: int
+    sum_sharpe: float
+    sum_max_drawdown_pct: float
+    sum_trades: int
+    sum_reward: float
+    sum_steps: int
+
+    @classmethod
+    def of(cls, rows: Sequence[Mapping[str, Any]]) -> EpisodeStats:
+        """Summarise ``rows`` (at least one episode dict)."""
+        if not rows:
+            raise ValueError("EpisodeStats.of needs at least one episode")
+        rois = [float(r["roi_pct"]) for r in rows]
+        sharpes = [float(r["sharpe_ratio"]) for r in rows if r.get("sharpe_ratio") is not None]
+        last = max(rows, key=lambda r: int(r["episode"]))
+        return cls(
+            count=len(rows),
+            sum_roi_pct=math.fsum(rois),
+            best_roi_pct=max(rois),
+            worst_roi_pct=min(rois),
+            last_episode=int(last["episode"]),
+            last_roi_pct=float(last["roi_pct"]),
+            n_sharpe=len(sharpes),
+            sum_sharpe=math.fsum(sharpes),
+            sum_max_drawdown_pct=math.fsum(float(r["max_drawdown_pct"]) for r in rows),
+            sum_trades=sum(int(r["total_trades"]) for r in rows),
+            sum_reward=math.fsum(float(r["reward_sum"]) for r in rows),
+            sum_steps=sum(int(r.get("steps") or 0) for r in rows),
+        )
+
+
+def status_filter(status: str, cutoff: datetime) -> ColumnElement[bool]:
+    """SQL condition for a reported status; ``abandoned`` = stored ``running`` with no activity since ``cutoff``."""
+    if status == "running":
+        return and_(RUNS.c.status == "running", RUNS.c.last_activity_at >= cutoff)
+    if status == "abandoned":
+        return and_(RUNS.c.status == "running", RUNS.c.last_activity_at < cutoff)
+    return RUNS.c.status == status
+
+
+def _add_to_aggregates_statement() -> Update:
+    """``UPDATE training_runs SET total_episodes = total_episodes + :p_count, ...``, built once."""
+    c = RUNS.c
+
+    def p(name: str, type_: Any = None) -> Any:
+        return bindparam(f"p_{name}", type_=Double() if type_ is None else type_)
+
+    newer = c.last_episode.is_(None) | (c.last_episode < p("last_episode", Integer()))
+    return (
+        update(RUNS)
+        .where(c.pk == p("pk", Integer()))
+        .values(
+            total_episodes=c.total_episodes + p("count", Integer()),
+            sum_roi_pct=c.sum_roi_pct + p("sum_roi_pct"),
+            best_roi_pct=case(
+                (c.best_roi_pct.is_(None) | (c.best_roi_pct < p("best_roi_pct")), p("best_roi_pct")),
+                else_=c.best_roi_pct,
+            ),
+            worst_roi_pct=case(
+                (c.worst_roi_pct.is_(None) | (c.worst_roi_pct > p("worst_roi_pct")), p("worst_roi_pct")),
+                else_=c.worst_roi_pct,
+            ),
+            last_roi_pct=case((newer, p("last_roi_pct")), else_=c.last_roi_pct),
+            last_episode=case((newer, p("last_episode", Integer())), else_=c.last_episode),
+            n_sharpe=c.n_sharpe + p("n_sharpe", Integer()),
+            sum_sharpe=c.sum_sharpe + p("sum_sharpe"),
+            sum_max_drawdown_pct=c.sum_max_drawdown_pct + p("sum_max_drawdown_pct"),
+            sum_trades=c.sum_trades + p("sum_trades", BigInteger()),
+            sum_reward=c.sum_reward + p("sum_reward"),
+            sum_steps=c.sum_steps + p("sum_steps", BigInteger()),
+            last_activity_at=p("now", UTCDateTime()),
+        )
+        .returning(*RUNS.c)
+    )
+
+
+_ADD_TO_AGGREGATES = _add_to_aggregates_statement()
+_TOUCH = update(RUNS).where(RUNS.c.pk == bindparam("p_pk")).values(last_activity_at=bindparam("p_now", UTCDateTime()))
+_GET_RUN = select(RUNS).where(RUNS.c.run_id == bindparam("p_run_id"))
+_FETCH_CHUNK = 20_000
+_PGCOPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+# one row of (episode int4, value float8) in binary COPY: field count, then length + bytes per field
+_PGCOPY_ROW = np.dtype([("fields", ">i2"), ("len1", ">i4"), ("episode", ">i4"), ("len2", ">i4"), ("value", ">f8")])
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite storage format, read back by UTCDateTime
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime(_SQLITE_DATETIME)
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return value
+
+
+def _pg_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        from psycopg.types.json import Json  # only needed (and installed) with PostgreSQL
+
+        return Json(value)
+    return value
+
+
+class TrainingStore:
+    """Queries and bulk writes for training runs and episodes in one SQLAlchemy session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    # --- runs ---------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        run_id: str,
+        account_id: str,
+        strategy_label: str,
+        env_id: str | None,
+        config: Mapping[str, Any],
+        total_timesteps: int | None,
+        now: datetime,
+    ) -> bool:
+        """Insert a run; ``False`` when ``run_id`` already exists (nothing written)."""
+        values = {
+            "run_id": run_id,
+            "account_id": account_id,
+            "strategy_label": strategy_label,
+            "env_id": env_id,
+            "config": dict(config),
+            "status": "running",
+            "started_at": now,
+            "last_activity_at": now,
+            "total_timesteps": total_timesteps,
+            "total_episodes": 0,
+            "sum_roi_pct": 0.0,
+            "n_sharpe": 0,
+            "sum_sharpe": 0.0,
+            "sum_max_drawdown_pct": 0.0,
+            "sum_trades": 0,
+            "sum_reward": 0.0,
+            "sum_steps": 0,
+        }
+        stmt = self._insert(RUNS).values(**values).on_conflict_do_nothing(index_elements=["run_id"])
+        return self.session.execute(stmt.returning(RUNS.c.pk)).first() is not None
+
+    def get_run(self, run_id: str) -> RowMapping | None:
+        """The run row (any account) or ``None``; callers check ``account_id``."""
+        return self.session.execute(_GET_RUN, {"p_run_id": run_id}).mappings().first()
+
+    def get_runs(self, run_ids: Iterable[str]) -> list[RowMapping]:
+        """Rows of the named runs (any account, in no particular order)."""
+        ids = list(run_ids)
+        return list(self.session.execute(select(RUNS).where(RUNS.c.run_id.in_(ids))).mappings())
+
+    def update_registration(self, pk: int, *, config: Mapping[str, Any], total_timesteps: int | None) -> None:
+        """Replace the config (already merged by the caller) and set ``total_timesteps`` if given."""
+        values: dict[str, Any] = {"config": dict(config)}
+        if total_timesteps is not None:
+            values["total_timesteps"] = total_timesteps
+        self.session.execute(update(RUNS).where(RUNS.c.pk == pk).values(**values))
+
+    def list_runs(
+        self,
+        account_id: str,
+        *,
+        status: str | None,
+        strategy_label: str | None,
+        cutoff: datetime,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[RowMapping], int]:
+        """One page of the account's runs, newest first, and the number matching the filters."""
+        conditions: list[ColumnElement[bool]] = [RUNS.c.account_id == account_id]
+        if status is not None:
+            conditions.append(status_filter(status, cutoff))
+        if strategy_label is not None:
+            conditions.append(RUNS.c.strategy_label == strategy_label)
+        where = and_(*conditions)
+        total = int(self.session.scalar(select(func.count()).select_from(RUNS).where(where)) or 0)
+        stmt = select(RUNS).where(where).order_by(RUNS.c.started_at.desc(), RUNS.c.pk.desc())
+        rows = list(self.session.execute(stmt.limit(limit).offset(offset)).mappings())
+        return rows, total
+
+    def heartbeat(self, pk: int, values: Mapping[str, Any], now: datetime) -> None:
+        """Record live progress on a run whose stored status is ``running`` (revives an abandoned one)."""
+        fields = {key: value for key, value in values.items() if value is not None}
+        stmt = (
+            update(RUNS)
+            .where(RUNS.c.pk == pk, RUNS.c.status == "running")
+            .values(**fields, last_heartbeat_at=now, last_activity_at=now)
+        )
+        self.session.execute(stmt)
+
+    def complete(self, pk: int, *, status: str, final_stats: Mapping[str, Any] | None, now: datetime) -> None:
+        """Mark the run finished once: a later call neither moves ``completed_at`` nor changes the status."""
+        self.session.execute(
+            update(RUNS)
+            .where(RUNS.c.pk == pk, RUNS.c.completed_at.is_(None))
+            .values(status=status, completed_at=now, final_stats=final_stats, last_activity_at=now)
+        )
+        if final_stats is not None:
+            self.session.execute(
+                update(RUNS).where(RUNS.c.pk == pk, RUNS.c.final_stats.is_(None)).values(final_stats=final_stats)
+            )
+
+    # --- episodes -----------------------------------------------------------------------------
+
+    def lock_run(self, pk: int, now: datetime) -> None:
+        """Take the run's write lock for this transaction (PostgreSQL: row lock; SQLite: the write lock).
+
+        Every episode writer takes it first, so the check for already-stored episodes that follows
+        cannot race another writer of the same run.
+        """
+        self.session.execute(_TOUCH, {"p_pk": pk, "p_now": now})
+
+    def stored_episodes(self, run_pk: int, numbers: Sequence[int]) -> dict[int, RowMapping]:
+        """Stored episodes of the run among ``numbers`` (one range scan on the primary key when dense)."""
+        if not numbers:
+            return {}
+        wanted = set(numbers)
+        low, high = min(wanted), max(wanted)
+        found: dict[int, RowMapping] = {}
+        if high - low < 4 * len(wanted):
+            stmt = select(EPISODES).where(EPISODES.c.run_pk == run_pk, EPISODES.c.episode.between(low, high))
+            chunks = [stmt]
+        else:
+            ordered = sorted(wanted)
+            chunks = [
+                select(EPISODES).where(EPISODES.c.run_pk == run_pk, EPISODES.c.episode.in_(ordered[k : k + 1000]))
+                for k in range(0, len(ordered), 1000)
+            ]
+        for stmt in chunks:
+            for row in self.session.execute(stmt).mappings():
+                if row["episode"] in wanted:
+                    found[int(row["episode"])] = row
+        return found
+
+    def insert_episodes(self, run_pk: int, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Bulk-insert new episodes with one driver-level ``executemany`` (call :meth:`lock_run` first).
+
+        ``ON CONFLICT DO NOTHING`` keeps the unique key safe even for a caller that skipped the lock.
+        """
+        if not rows:
+            return
+        postgres = self.dialect == "postgresql"
+        placeholder = "%s" if postgres else "?"
+        columns = ("run_pk", *EPISODE_COLUMNS)
+        sql = (
+            f"INSERT INTO training_episodes ({', '.join(columns)}) "
+            f"VALUES ({', '.join([placeholder] * len(columns))}) ON CONFLICT DO NOTHING"
+        )
+        convert = _pg_value if postgres else _sqlite_value
+        params = [(run_pk, *(convert(row[name]) for name in EPISODE_COLUMNS)) for row in rows]
+        dbapi = self.session.connection().connection.dbapi_connection
+        assert dbapi is not None
+        cursor = dbapi.cursor()
+        try:
+            cursor.executemany(sql, params)
+        finally:
+            cursor.close()
+
+    def add_to_aggregates(self, pk: int, stats: EpisodeStats, now: datetime) -> RowMapping:
+        """Fold ``stats`` into the run's summary atomically; return the updated row."""
+        params = {f"p_{name}": value for name, value in stats.__dict__.items()}
+        params.update(p_pk=pk, p_now=now)
+        return self.session.execute(_ADD_TO_AGGREGATES, params).mappings().one()
+
+    def episodes_page(self, run_pk: int, *, limit: int, offset: int) -> list[RowMapping]:
+        """Episodes ``offset .. offset+limit`` in episode order."""
+        cols = [EPISODES.c[name] for name in EPISODE_COLUMNS]
+        stmt = select(*cols).where(EPISODES.c.run_pk == run_pk).order_by(EPISODES.c.episode).limit(limit).offset(offset)
+        return list(self.session.execute(stmt).mappings())
+
+    def metric_series(self, run_pk: int, metric: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Episode numbers and one metric over the whole run, in episode order (NaN where null).
+
+        One query on the primary-key index selecting two columns, read straight from the driver.
+        """
+        if metric not in EPISODES.c or metric in {"session_id", "started_at", "ended_at", "metrics"}:
+            raise ValueError(f"no numeric episode column {metric!r}")
+        if self.dialect == "postgresql":
+            return self._pg_metric_series(run_pk, metric)
+        sql = f"SELECT episode, {metric} FROM training_episodes WHERE run_pk = ? ORDER BY episode"
+        dbapi = self.session.connection().connection.dbapi_connection
+        assert dbapi is not None
+        cursor = dbapi.cursor()
+        parts: list[npt.NDArray[np.float64]] = []
+        try:
+            cursor.execute(sql, (run_pk,))
+            while chunk := cursor.fetchmany(_FETCH_CHUNK):  # bounded memory for huge runs
+                parts.append(np.array(chunk, dtype=np.float64))  # None -> nan
+        finally:
+            cursor.close()
+        if not parts:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        table = np.concatenate(parts)
+        episodes = table[:, 0].astype(np.int64)
+        values = np.ascontiguousarray(table[:, 1])
+        return episodes, values
+
+    def _pg_metric_series(self, run_pk: int, metric: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """PostgreSQL: ``COPY ... TO STDOUT (FORMAT BINARY)`` read straight into numpy (no Python rows).
+
+        Every row is fixed-size (NULL becomes the float8 ``NaN``), so the payload is one structured array.
+        """
+        sql = (
+            f"COPY (SELECT episode, COALESCE({metric}::float8, 'NaN'::float8) FROM training_episodes "
+            f"WHERE run_pk = {int(run_pk)} ORDER BY episode) TO STDOUT (FORMAT BINARY)"
+        )
+        driver: Any = self.session.connection().connection.driver_connection  # a psycopg.Connection
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            data = b"".join(bytes(block) for block in copy)
+        header, trailer = data[:19], data[-2:]
+        body = data[19:-2]
+        if header[:11] != _PGCOPY_SIGNATURE or header[15:19] != b"\0\0\0\0" or trailer != b"\xff\xff":
+            raise RuntimeError("unexpected PostgreSQL binary COPY framing")
+        if len(body) % _PGCOPY_ROW.itemsize:
+            raise RuntimeError(f"PostgreSQL binary COPY body of {len(body)} bytes is not whole rows")
+        rows = np.frombuffer(body, dtype=_PGCOPY_ROW)
+        return rows["episode"].astype(np.int64), rows["value"].astype(np.float64)
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
