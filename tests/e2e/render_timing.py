@@ -4,7 +4,8 @@ Starts a real platform on loopback (SQLite in a temporary home), fills it throug
 opens the pages in headless chromium:
 
 * ``/training`` with 50 runs (200 episodes each, so every row has a sparkline);
-* ``/training/{run_id}`` of a run with 100,000 episodes, ingested through the batch endpoint.
+* ``/training/{run_id}`` of a run with 100,000 episodes, ingested through the batch endpoint, also
+  with its episode table sorted by ROI on the server (page 3).
 
 Reported per page, for the first load after ingest (server caches cold) and the median of
 ``--repeat`` loads after it: the HTML response time, first contentful paint, and the moment the
@@ -106,6 +107,12 @@ def main() -> None:
                     ),
                     f"/training/{{run_id}} ({args.episodes:,} episodes)": measure(
                         browser, server.url + f"/training/{big_id}", "#curve-chart .main-svg", args.repeat
+                    ),
+                    "  same, episode table sorted by ROI": measure(
+                        browser,
+                        server.url + f"/training/{big_id}?ep_sort=roi_pct&ep_order=desc&ep_page=3",
+                        "#curve-chart .main-svg",
+                        args.repeat,
                     ),
                 }
                 assert not browser.console_errors, browser.console_errors

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import Browser
 from tests.e2e.conftest import Trainer, episode
-from tests.server.dashboard.platform_data import run_session, store_candles
+from tests.server.dashboard.platform_data import evaluation_body, run_session, store_candles
 from tests.support.platform import AccountKey, LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -105,6 +105,10 @@ def test_watch_a_run_learn_compare_and_sign_out(
         expect(page).to_have_url(live_server.url + f"/training/{live_id}")
         expect(page.locator("h1")).to_contain_text("ppo_sharpe_v1")
         expect(page.locator("#run-config")).to_contain_text("SharpeReward(window=50)")
+        empty_evaluations = page.locator("#evaluations-empty")  # not evaluated yet: how to do it
+        expect(empty_evaluations).to_contain_text("Not evaluated yet")
+        expect(empty_evaluations.locator("pre")).to_contain_text("tradeready evaluate model.zip --algo PPO")
+        expect(empty_evaluations.locator("pre")).to_contain_text(f"--run-id {live_id}")
         chart = page.locator("#curve-chart")
         expect(chart.locator(".main-svg").first).to_be_visible()
         expect(chart).to_have_attribute("data-metric", "roi_pct")
@@ -148,7 +152,17 @@ def test_watch_a_run_learn_compare_and_sign_out(
         browser.screenshot(page, f"04-compare-{db_backend}")
 
         # A long run is downsampled; zooming in fetches every episode of the visible range.
+        # It was evaluated against baselines: the run page shows the table and the verdict.
+        body = evaluation_body(finished, [3.0, 1.0], {"buy_and_hold": [2.5, 2.0], "sma_crossover": [0.5, -0.5]})
+        assert api.post("/evaluations", json=body).status_code == 201
         page.goto(live_server.url + f"/training/{finished}")
+        verdict = page.locator("#evaluations .verdict")
+        expect(verdict).to_have_attribute("data-verdict", "loses")
+        expect(verdict).to_contain_text("Does not beat buy-and-hold after fees")
+        table = page.get_by_role("table", name=re.compile("Agents of evaluation"))
+        expect(table.locator("tbody tr")).to_have_count(3)
+        expect(table.locator('tr[data-agent="buy_and_hold"] td').first).to_have_text("+2.25%")
+        browser.screenshot(page, f"03c-run-evaluations-{db_backend}")
         expect(page.locator("#curve-note")).to_contain_text("of 3,000 episodes (downsampled after smoothing")
         chart = page.locator("#curve-chart")
         downsampled = int(chart.get_attribute("data-points") or 0)
@@ -248,3 +262,53 @@ def test_backtests_hide_training_sessions_and_show_trades(
 def test_a_missing_chromium_fails_loudly(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="chromium not found at '/nonexistent/chromium'"):
         Browser.launch(tmp_path / "profile", executable="/nonexistent/chromium")
+
+
+CHART_XS = (
+    "() => { const c = document.getElementById('curve-chart');"
+    " return c.data ? c.data.map(t => Array.from(t.x)) : null; }"
+)
+POINTS_AT_LEAST = "([n]) => parseInt(document.querySelector('#curve-chart').dataset.points, 10) >= n"
+
+
+def assert_each_episode_once_in_order(xs: list[list[int]], last: int) -> None:
+    assert len(xs) == 2
+    for trace in xs:
+        assert trace == list(range(1, last + 1)), f"episodes missing, out of order or repeated: {trace}"
+
+
+def test_live_points_arrive_once_and_in_order(
+    browser: Browser, live_server: LiveServer, account: AccountKey, api: httpx.Client
+) -> None:
+    """Several live polls, a hidden/shown tab and late (out-of-order) episodes: each episode once, in order."""
+    live_id = make_run(api, "ppo_live", 40, complete=False)
+    page = browser.new_page()
+    sign_in(page, live_server, account.api_key)
+    page.goto(live_server.url + f"/training/{live_id}")
+    chart = page.locator("#curve-chart")
+    expect(chart).to_have_attribute("data-points", "40")
+
+    def report(numbers: range) -> None:
+        batch = [episode(n, (n % 7) / 2 - 1.0) for n in numbers]
+        assert api.post(f"/training/runs/{live_id}/episodes", json={"episodes": batch}).status_code == 200
+
+    # a tracker's spool delivers 46..52 before 41..45 (a batch that failed and was retried)
+    report(range(46, 53))
+    page.wait_for_function(POINTS_AT_LEAST, arg=[47], timeout=15_000)
+    for _ in range(3):  # the tab is shown again while a poll may be in flight: never two pollers
+        page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+        page.wait_for_timeout(300)
+    report(range(41, 46))
+    page.wait_for_function(POINTS_AT_LEAST, arg=[52], timeout=15_000)
+    for n in range(53, 60):  # then in order, one per poll or so
+        report(range(n, n + 1))
+        page.wait_for_timeout(400)
+    page.wait_for_function(POINTS_AT_LEAST, arg=[59], timeout=15_000)
+    page.wait_for_timeout(2_500)  # one more poll: nothing is appended twice
+    assert_each_episode_once_in_order(page.evaluate(CHART_XS), 59)
+    expect(chart).to_have_attribute("data-points", "59")
+
+    page.get_by_label("Smoothing window (episodes)").fill("5")  # a full redraw agrees
+    expect(chart).to_have_attribute("data-window", "5")
+    assert_each_episode_once_in_order(page.evaluate(CHART_XS), 59)
+    assert browser.console_errors == []

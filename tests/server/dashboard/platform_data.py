@@ -11,7 +11,7 @@ from tradeready.server.db.engine import make_engine, make_session_factory
 from tradeready.server.store.market import MarketStore
 from tradeready_core.data import synthetic_candles
 
-__all__ = ["run_session", "store_candles"]
+__all__ = ["evaluation_body", "run_session", "store_candles"]
 
 
 def store_candles(server: LiveServer) -> None:
@@ -44,3 +44,42 @@ def run_session(api: httpx.Client, label: str, **extra: Any) -> str:
         if step.json().get("done"):
             break
     return session_id
+
+
+def evaluation_body(run_id: str, model_rois: list[float], baselines: dict[str, list[float]]) -> dict[str, Any]:
+    """A ``POST /evaluations`` body: the model ``PPO`` and named baselines, one ROI per held-out episode."""
+
+    def agent(name: str, kind: str, rois: list[float]) -> dict[str, Any]:
+        return {
+            "name": name,
+            "kind": kind,
+            "episodes": [
+                {
+                    "episode": i,
+                    "roi_pct": roi,
+                    "sharpe_ratio": roi / 4,
+                    "max_drawdown_pct": 3.0,
+                    "total_trades": 2 * i,
+                    "win_rate": 0.5,
+                }
+                for i, roi in enumerate(rois, start=1)
+            ],
+        }
+
+    windows = [
+        {
+            "episode": i,
+            "start_time": 1_700_000_000_000 + i * 10**8,
+            "end_time": 1_700_000_000_000 + i * 10**8 + 3_600_000,
+            "steps": 500,
+        }
+        for i in range(1, len(model_rois) + 1)
+    ]
+    return {
+        "run_id": run_id,
+        "name": "held-out Q3",
+        "model": "PPO",
+        "env_id": "TradeReady-BTC-v0",
+        "episodes": windows,
+        "agents": [agent("PPO", "model", model_rois)] + [agent(n, "baseline", r) for n, r in baselines.items()],
+    }

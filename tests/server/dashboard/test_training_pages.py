@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.server.dashboard.conftest import sign_in
+from tests.server.dashboard.platform_data import evaluation_body
 from tests.support.platform import AccountKey, LiveServer, create_account
 
 from tradeready.server.dashboard.assets import PLOTLY_URL
@@ -210,3 +211,67 @@ def test_pages_use_only_our_assets_with_a_strict_policy(web: httpx.Client, api: 
     assert css.status_code == 200 and "prefers-color-scheme: dark" in css.text
     assert web.get(css_url, headers={"If-None-Match": css.headers["etag"]}).status_code == 304
     assert web.get("/dashboard/static/../settings.py").status_code == 404
+
+
+def test_range_answer_tells_when_late_episodes_arrived_below_it(web: httpx.Client, api: httpx.Client) -> None:
+    """Episodes reported out of order (a tracker's retried batch): the live range answer's ``total_episodes``
+    exceeds the episodes a chart drawn up to ``since_episode`` holds, so the page knows to redraw."""
+    run_id = make_run(api, "late", [1.0] * 10)
+    base = f"/dashboard-api/training/runs/{run_id}/learning-curve"
+    late = [
+        {
+            "episode": n,
+            "roi_pct": float(n),
+            "sharpe_ratio": 0.1,
+            "max_drawdown_pct": 1.0,
+            "total_trades": 1,
+            "reward_sum": 0.0,
+        }
+        for n in range(11, 21)
+    ]
+    assert api.post(f"/training/runs/{run_id}/episodes", json={"episodes": late[4:]}).status_code == 200
+    drawn = web.get(base, params={"window": 3}).json()
+    assert [p["episode"] for p in drawn["curve"]] == [*range(1, 11), *range(15, 21)] and drawn["n_total"] == 16
+    assert api.post(f"/training/runs/{run_id}/episodes", json={"episodes": late[:4]}).status_code == 200
+    after = web.get(base, params={"window": 3, "since_episode": 20}).json()
+    assert after["curve"] == [] and after["truncated"] is False
+    assert after["total_episodes"] == 20 > drawn["n_total"] + len(after["curve"])
+    full = web.get(base, params={"window": 3}).json()["curve"]
+    assert [p["episode"] for p in full] == list(range(1, 21))
+
+
+def test_run_page_shows_evaluations_against_baselines(
+    web: httpx.Client, api: httpx.Client, live_server: LiveServer
+) -> None:
+    run_id = make_run(api, "ppo_eval", [1.0, 2.0], env_id="TradeReady-ETH-v0", config={"algorithm": "SAC"})
+    empty = web.get(f"/training/{run_id}").text
+    assert 'id="evaluations-empty"' in empty and "Not evaluated yet" in empty
+    assert "tradeready evaluate model.zip --algo SAC --env TradeReady-ETH-v0" in empty
+    assert f"--run-id {run_id}" in empty
+
+    body = evaluation_body(run_id, [4.0, 2.0], {"buy_and_hold": [1.0, 2.5], "sma_crossover": [-1.0, 0.5]})
+    created = api.post("/evaluations", json=body)
+    assert created.status_code == 201, created.text
+    evaluation_id = created.json()["evaluation_id"]
+    listed = api.get("/evaluations", params={"run_id": run_id}).json()["evaluations"]  # the REST view of the same
+    assert [e["evaluation_id"] for e in listed] == [evaluation_id]
+
+    page = web.get(f"/training/{run_id}").text
+    assert 'id="evaluations-empty"' not in page
+    section = page.split(f'data-evaluation-id="{evaluation_id}"', 1)[1].split("</article>", 1)[0]
+    assert 'data-verdict="beats"' in section and "Beats buy-and-hold after fees" in section
+    assert "+1.25%" in section and "winning 1 of 2 episodes" in section  # mean 3.0 vs 1.75
+    rows = re.findall(r'<tr data-agent="([^"]+)"', section)
+    assert rows == ["PPO", "buy_and_hold", "sma_crossover"]
+    ppo = section.split('data-agent="PPO"', 1)[1].split("</tr>", 1)[0]
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r'<td class="num">(.*?)</td>', ppo, re.S)]
+    assert cells == ["+3.00%", "0.75", "3.00%", "3.0", "50.0%"]  # mean ROI, Sharpe, max DD, trades, win rate
+
+    no_baseline = evaluation_body(run_id, [-1.0], {"rsi_mean_reversion": [0.5]})
+    assert api.post("/evaluations", json=no_baseline).status_code == 201
+    losing = evaluation_body(run_id, [-1.0], {"buy_and_hold": [0.5]})
+    assert api.post("/evaluations", json=losing).status_code == 201
+    page = web.get(f"/training/{run_id}").text
+    verdicts = re.findall(r'data-verdict="(\w+)"', page)
+    assert verdicts == ["loses", "none", "beats"]  # newest first
+    assert "Does not beat buy-and-hold after fees" in page and "ran no buy-and-hold baseline" in page

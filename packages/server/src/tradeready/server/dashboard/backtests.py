@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from tradeready.server.api.deps import SessionDep
 from tradeready.server.api.routes.backtests import RuntimeDep, session_public
+from tradeready.server.dashboard.compression import CompressedRoute
 from tradeready.server.dashboard.pageroute import PageRoute
 from tradeready.server.dashboard.pages import JSON
 from tradeready.server.dashboard.rendering import render
@@ -33,7 +34,7 @@ from tradeready.server.store.market import MarketStore
 __all__ = ["CHART_BARS", "MAX_TRADE_MARKERS", "PER_PAGE", "STATUSES", "api_router", "drawdown_pct", "router"]
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
-api_router = APIRouter(prefix="/dashboard-api", include_in_schema=False)
+api_router = APIRouter(prefix="/dashboard-api", include_in_schema=False, route_class=CompressedRoute)
 
 PER_PAGE = 50
 STATUSES = ("created", "running", "completed", "cancelled", "expired")

@@ -21,23 +21,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-from sqlalchemy import ColumnElement, Table, select
 from sqlalchemy.orm import Session
 
 from tradeready.server.errors import RequestValidationFailed
 from tradeready.server.schemas.training import ALLOWED_STATUSES, CURVE_METRICS
-from tradeready.server.services.training import MAX_LIST_LIMIT, MAX_WINDOW, TrainingService, trailing_mean
+from tradeready.server.services.evaluations import EvaluationService
+from tradeready.server.services.training import MAX_LIST_LIMIT, TrainingService
 from tradeready.server.settings import Settings
 from tradeready.server.store.models import utcnow
-from tradeready.server.store.models.training import TrainingEpisode
-from tradeready.server.store.training import EPISODE_COLUMNS
+from tradeready.server.store.training import EPISODE_SORT_COLUMNS
 
 __all__ = [
     "ABANDONED_SHOWN_FOR",
     "CHART_POINTS",
     "EPISODE_SORTS",
+    "EVALUATIONS_SHOWN",
     "METRIC_LABELS",
     "RUN_SORTS",
     "SPARK_POINTS",
@@ -49,6 +47,8 @@ __all__ = [
 ]
 
 SPARK_POINTS = 40
+EVALUATIONS_SHOWN = 5
+"""Newest evaluations of a run shown on its page."""
 SPARK_WINDOW = 10
 CHART_POINTS = 1000
 """Points a learning-curve chart asks for: about one per horizontal pixel of a laptop-wide chart."""
@@ -74,19 +74,7 @@ RUN_SORTS = (
     "started_at",
     "duration_seconds",
 )
-EPISODE_SORTS = (
-    "episode",
-    "roi_pct",
-    "sharpe_ratio",
-    "max_drawdown_pct",
-    "total_trades",
-    "reward_sum",
-    "steps",
-    "ended_at",
-)
-_EPISODES: Table = TrainingEpisode.__table__  # type: ignore[assignment]
-MAX_TAIL = 10_000
-"""Points one range (``since_episode``) answer carries at most; ``truncated`` says when more follow."""
+EPISODE_SORTS = EPISODE_SORT_COLUMNS
 
 
 class SparkCache:
@@ -172,6 +160,7 @@ class TrainingData:
         self.session = session
         self.cache = cache or SparkCache()
         self.service = TrainingService(session, settings)
+        self.evaluations = EvaluationService(session)
         self.account_id = account_id
 
     # --- runs -----------------------------------------------------------------------------------
@@ -207,9 +196,7 @@ class TrainingData:
         """The latest ROI smoothed over :data:`SPARK_WINDOW` episodes, from the last episodes only."""
         if not run["total_episodes"]:
             return None
-        _, values, _ = self._tail(run["run_id"], "roi_pct", after=None, before=SPARK_WINDOW)
-        smoothed = trailing_mean(values, SPARK_WINDOW)
-        return None if smoothed.size == 0 or math.isnan(smoothed[-1]) else float(smoothed[-1])
+        return self.service.latest_smoothed(self.account_id, run["run_id"], metric="roi_pct", window=SPARK_WINDOW)
 
     def live(self, run: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         """A run summary plus what a live card shows: ages, percentages, ETA, smoothed ROI."""
@@ -259,14 +246,14 @@ class TrainingData:
         Episodes and curves are fetched separately (sorted pages, downsampled curves), so opening a
         run with 100,000 episodes reads one row here.
         """
-        row = self.service._owned(self.account_id, run_id)
+        row = self.service.owned_run(self.account_id, run_id)
         detail = self.service.summary(row, utcnow())
         detail.update(config=row["config"], final_stats=row["final_stats"], train_metrics=row["train_metrics"])
         return detail
 
     def summary(self, run_id: str) -> dict[str, Any]:
         """The small live summary of one run (no episodes, no curve)."""
-        row = self.service._owned(self.account_id, run_id)
+        row = self.service.owned_run(self.account_id, run_id)
         now = utcnow()
         return self.live_fields(self.service.summary(row, now), now)
 
@@ -288,98 +275,34 @@ class TrainingData:
         since_episode: int | None = None,
         until_episode: int | None = None,
     ) -> dict[str, Any]:
-        """The service's learning curve; with ``since_episode`` only the points after it.
-
-        The range form (live updates, and zooming into a downsampled chart at full resolution) reads
-        the episodes in ``(since_episode, until_episode]`` (at most :data:`MAX_TAIL`) plus the
-        ``window - 1`` before them and smooths them with the service's own :func:`trailing_mean`, so
-        each point equals the full curve's. ``truncated`` says when more episodes follow.
+        """The service's learning curve; with ``since_episode`` only the points in
+        ``(since_episode, until_episode]`` (:meth:`TrainingService.curve_since`: live updates, and zooming
+        into a downsampled chart at full resolution), each equal to the full curve's point.
         """
         if since_episode is None:
             return self.service.learning_curve(
                 self.account_id, run_id, metric=metric, window=window, max_points=max_points
             )
-        # validates metric and window exactly as the full curve does, on an empty tail
-        check_choice("metric", metric, CURVE_METRICS)
-        if not 1 <= window <= MAX_WINDOW:
-            raise RequestValidationFailed(
-                f"Invalid window: {window}; allowed: 1 to {MAX_WINDOW}",
-                details=[{"field": "window", "message": "out of range", "received": window}],
-            )
-        episodes, values, truncated = self._tail(
-            run_id, metric, after=since_episode, before=window - 1, until=until_episode
+        return self.service.curve_since(
+            self.account_id,
+            run_id,
+            metric=metric,
+            window=window,
+            since_episode=since_episode,
+            until_episode=until_episode,
         )
-        smoothed = trailing_mean(values, window)
-        new = episodes > since_episode
-        curve = [
-            {"episode": e, "value": None if v != v else v, "smoothed": None if m != m else m}
-            for e, v, m in zip(episodes[new].tolist(), values[new].tolist(), smoothed[new].tolist(), strict=True)
-        ]
-        return {
-            "metric": metric,
-            "window": window,
-            "curve": curve,
-            "n_returned": len(curve),
-            "method": "since",
-            "since_episode": since_episode,
-            "until_episode": until_episode,
-            "truncated": truncated,
-        }
-
-    def _tail(
-        self, run_id: str, metric: str, *, after: int | None, before: int, until: int | None = None
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], bool]:
-        """Episodes in ``(after, until]`` (none when ``after`` is ``None``) plus the ``before`` episodes
-        preceding them, in order, and whether more than :data:`MAX_TAIL` were in the range."""
-        row = self.service._owned(self.account_id, run_id)
-        column = _EPISODES.c[metric]
-        mine = _EPISODES.c.run_pk == row["pk"]
-        rows: list[tuple[int, float | None]] = []
-        truncated = False
-        if after is not None:
-            newer = select(_EPISODES.c.episode, column).where(mine, _EPISODES.c.episode > after)
-            if until is not None:
-                newer = newer.where(_EPISODES.c.episode <= until)
-            found = self.session.execute(newer.order_by(_EPISODES.c.episode).limit(MAX_TAIL + 1)).all()
-            truncated = len(found) > MAX_TAIL
-            rows = [(int(e), v) for e, v in found[:MAX_TAIL]]
-        if before > 0:
-            older = select(_EPISODES.c.episode, column).where(mine)
-            if after is not None:
-                older = older.where(_EPISODES.c.episode <= after)
-            previous = self.session.execute(older.order_by(_EPISODES.c.episode.desc()).limit(before)).all()
-            rows = [(int(e), v) for e, v in reversed(previous)] + rows
-        episodes = np.fromiter((e for e, _ in rows), dtype=np.int64, count=len(rows))
-        values = np.array([np.nan if v is None else v for _, v in rows], dtype=np.float64)
-        return episodes, values, truncated
 
     def episodes(self, run_id: str, *, sort: str, order: str, page: int, per_page: int) -> EpisodePage:
         """One page of episodes sorted by ``sort`` (nulls last, ties by episode number), on the server."""
-        check_choice("sort", sort, EPISODE_SORTS)
-        check_choice("order", order, ("asc", "desc"))
-        if per_page < 1 or per_page > 500:
-            raise RequestValidationFailed(
-                f"Invalid per_page: {per_page}; allowed: 1 to 500",
-                details=[{"field": "per_page", "message": "out of range", "received": per_page}],
-            )
-        row = self.service._owned(self.account_id, run_id)
-        total = int(row["total_episodes"])
-        pages = max(1, math.ceil(total / per_page))
-        page = min(max(1, page), pages)
-        column = _EPISODES.c[sort]
-        ordering: list[ColumnElement[Any]] = [column.is_(None)] if sort != "episode" else []
-        ordering.append(column.asc() if order == "asc" else column.desc())
-        if sort != "episode":
-            ordering.append(_EPISODES.c.episode.asc())
-        stmt = (
-            select(*[_EPISODES.c[name] for name in EPISODE_COLUMNS])
-            .where(_EPISODES.c.run_pk == row["pk"])
-            .order_by(*ordering)
-            .limit(per_page)
-            .offset((page - 1) * per_page)
+        found = self.service.episode_page(self.account_id, run_id, sort=sort, order=order, page=page, per_page=per_page)
+        return EpisodePage(
+            found["episodes"], found["total"], found["page"], found["pages"], found["per_page"], sort, order
         )
-        episodes = [dict(r) for r in self.session.execute(stmt).mappings()]
-        return EpisodePage(episodes, total, page, pages, per_page, sort, order)
+
+    def evaluations_of(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's evaluations against baselines, newest first (:class:`EvaluationService`)."""
+        found = self.evaluations.list_evaluations(self.account_id, run_id=run_id, limit=EVALUATIONS_SHOWN, offset=0)
+        return list(found["evaluations"])
 
     # --- several runs ---------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tradeready.server.dashboard.compression import CompressedRoute, gzip_response
 from tradeready.server.dashboard.rendering import render
 from tradeready.server.dashboard.session import CsrfError, DashboardUser, LoginRequired
 from tradeready.server.errors import NotFoundError, PlatformError
@@ -51,13 +52,16 @@ def error_page(request: Request, status_code: int, message: str, title: str | No
     return render(request, "error.html", context, user=user if signed_in else None, status_code=status_code)
 
 
-class PageRoute(APIRoute):
-    """An ``APIRoute`` whose errors render as pages instead of the JSON envelope."""
+class PageRoute(CompressedRoute):
+    """A :class:`CompressedRoute` whose errors render as (compressed) pages instead of the JSON envelope."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+        handler = APIRoute.get_route_handler(self)  # compressed once, below, error pages included
 
         async def page_handler(request: Request) -> Response:
+            return gzip_response(request, await error_pages(request))
+
+        async def error_pages(request: Request) -> Response:
             try:
                 return await handler(request)
             except LoginRequired:

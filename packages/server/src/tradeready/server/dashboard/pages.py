@@ -27,6 +27,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from tradeready.server.api.deps import SessionDep, SettingsDep
+from tradeready.server.dashboard.compression import CompressedRoute
 from tradeready.server.dashboard.data import (
     CHART_POINTS,
     METRIC_LABELS,
@@ -46,7 +47,7 @@ from tradeready.server.settings import Settings
 __all__ = ["JSON", "api_router", "router", "training_data"]
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
-api_router = APIRouter(prefix="/dashboard-api", include_in_schema=False)
+api_router = APIRouter(prefix="/dashboard-api", include_in_schema=False, route_class=CompressedRoute)
 
 CHART_METRICS = (("roi_pct", "ROI"), ("sharpe_ratio", "Sharpe"), ("reward_sum", "Reward"))
 EPISODES_PER_PAGE = 50
@@ -284,6 +285,7 @@ def run_page(
         "algorithm": _algorithm(config),
         "config_rows": _flatten(config),
         "final_rows": _flatten(run.get("final_stats") or {}),
+        "evaluations": data.evaluations_of(run_id),
         "page_data": {
             "run_id": run_id,
             "status": run["status"],

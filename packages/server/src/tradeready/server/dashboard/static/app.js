@@ -83,23 +83,27 @@
   }
 
   // A poller that runs `tick` every POLL_MS while `tick` resolves to true, pauses in hidden tabs.
+  // At most one tick runs at a time: a tab shown again while a tick is in flight does not start another.
   function poller(tick) {
-    var timer = null, stopped = false;
+    var timer = null, stopped = false, busy = false;
     function schedule() {
-      if (stopped) { return; }
+      if (stopped || timer !== null) { return; }
       timer = window.setTimeout(run, POLL_MS);
     }
     function run() {
       timer = null;
-      if (document.hidden) { return; } // resumed by visibilitychange
+      if (document.hidden || busy) { return; } // resumed by visibilitychange, or by the tick in flight
+      busy = true;
       Promise.resolve().then(tick).then(function (again) {
+        busy = false;
         if (again) { schedule(); } else { stopped = true; }
       }, function (error) {
+        busy = false;
         if (String(error && error.message) !== "signed out") { schedule(); }
       });
     }
     document.addEventListener("visibilitychange", function () {
-      if (!document.hidden && !stopped && timer === null) { run(); }
+      if (!document.hidden && !stopped && timer === null && !busy) { run(); }
     });
     return {
       start: function () { stopped = false; if (timer === null) { schedule(); } },
@@ -269,7 +273,11 @@
 
   function runPage() {
     var data = readJSON("run-data");
-    var state = { metric: data.metric, window: data.window, lastEpisode: data.last_episode || 0, status: data.status, method: "none" };
+    // lastEpisode: the highest episode drawn; count: how many episodes the drawn curve covers (all of them
+    // up to lastEpisode). A run with more episodes than `count` has new ones after lastEpisode, or late ones
+    // (reported out of order) below it, which only a full redraw shows.
+    var state = { metric: data.metric, window: data.window, lastEpisode: data.last_episode || 0, count: 0,
+      status: data.status, method: "none" };
     var chart = document.getElementById("curve-chart");
     var note = document.getElementById("curve-note");
     var liveNote = document.getElementById("live-note");
@@ -288,6 +296,7 @@
         chart.removeAttribute("aria-busy");
         var points = curve.curve;
         state.lastEpisode = points.length ? points[points.length - 1].episode : 0;
+        state.count = curve.n_total;
         state.method = curve.method;
         state.zoomed = false;
         state.summary = curve;
@@ -390,23 +399,35 @@
       return table && table.getAttribute("data-sort") === "episode" && table.getAttribute("data-order") === "desc" && table.getAttribute("data-page") === "1";
     }
 
+    // Live points after the last one drawn. One request at a time; only points beyond the last x the
+    // traces really hold are appended (never twice, never backwards); episodes that arrived late, below
+    // the last one drawn, make the server's total exceed what the chart covers: the chart is redrawn.
+    var appending = null;
     function appendNewPoints() {
+      if (appending) { return appending; }
       if (chart.getAttribute("aria-busy") === "true" || !chart.data || state.zoomed) { return Promise.resolve(); } // a full draw is coming, or a zoomed range is shown
       var seq = requestSeq;
       var url = "/dashboard-api/training/runs/" + encodeURIComponent(data.run_id) + "/learning-curve?metric=" +
         encodeURIComponent(state.metric) + "&window=" + state.window + "&since_episode=" + state.lastEpisode;
-      return getJSON(url).then(function (curve) {
-        if (seq !== requestSeq || !chart.data || chart.data.length !== 2) { return; }
+      appending = getJSON(url).then(function (curve) {
+        if (seq !== requestSeq || state.zoomed || !chart.data || chart.data.length !== 2) { return; }
+        var drawn = chart.data[0].x, shownLast = drawn.length ? drawn[drawn.length - 1] : -Infinity;
         var x = [], raw = [], smooth = [];
         curve.curve.forEach(function (p) {
-          if (p.episode > state.lastEpisode) { x.push(p.episode); raw.push(p.value); smooth.push(p.smoothed); }
+          if (p.episode > shownLast && p.episode > state.lastEpisode) {
+            shownLast = p.episode;
+            x.push(p.episode); raw.push(p.value); smooth.push(p.smoothed);
+          }
         });
+        if (!curve.truncated && state.count + x.length < curve.total_episodes) { return draw(); }
         if (!x.length) { return; }
-        window.Plotly.extendTraces(chart, { x: [x, x], y: [raw, smooth] }, [0, 1]);
+        window.Plotly.extendTraces(chart, { x: [x, x.slice()], y: [raw, smooth] }, [0, 1]);
         state.lastEpisode = x[x.length - 1];
+        state.count += x.length;
         chart.setAttribute("data-points", String(chart.data[0].x.length));
         if (chart.layout.annotations && chart.layout.annotations.length) { window.Plotly.relayout(chart, { annotations: [] }); }
-      });
+      }).then(function () { appending = null; }, function (error) { appending = null; throw error; });
+      return appending;
     }
 
     var lastTotal = data.total_episodes;
@@ -429,9 +450,9 @@
         setLiveDot(running);
         liveNote.textContent = running ? "Live: updating every 2 s" + (run.heartbeat_age_s !== null ? " · heartbeat " + duration(run.heartbeat_age_s) + " ago" : "") : "";
         var work = [];
+        if (run.total_episodes !== state.count) { work.push(appendNewPoints()); }
         if (run.total_episodes !== lastTotal) {
           lastTotal = run.total_episodes;
-          work.push(appendNewPoints());
           if (latestEpisodesShown()) { work.push(swap(episodesSlot, episodesSlot.getAttribute("data-fragment") + window.location.search)); }
         }
         return Promise.all(work).then(function () { return running; });
