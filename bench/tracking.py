@@ -54,11 +54,11 @@ PG_ADMIN_DSN = os.environ.get("TRADEREADY_BENCH_PG_DSN", "postgresql://postgres@
 TRAINING = "/api/v1/training"
 
 SERVE = """
-import sys, uvicorn
-from tradeready.server.app import create_app
+import sys
+from tradeready.cli.serve import run_server
 from tradeready.server.settings import Settings
-settings = Settings(home=sys.argv[1], database_url=sys.argv[2] or None)
-uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[3]), log_level="warning")
+# the path of `tradeready serve`: migrate, TCP_NODELAY socket, uvicorn (uvloop + httptools), one worker
+run_server(Settings(home=sys.argv[1], database_url=sys.argv[2] or None, port=int(sys.argv[3]), log_level="warning"))
 """
 
 MLFLOW_CLIENT = r"""

@@ -6,7 +6,9 @@
 >>> demo = synthetic_candles("BTCUSDT", "1h", periods=5000, seed=0)    # source == "synthetic"
 """
 
-from tradeready_core.data._time import TimeLike, format_ms, to_ms
+from typing import TYPE_CHECKING, Any
+
+from tradeready_core.data._time import format_ms, to_ms
 from tradeready_core.data.candles import OHLCV_COLUMNS, SOURCES, Candles, MarketData, Source
 from tradeready_core.data.loaders import (
     BINANCE_KLINE_COLUMNS,
@@ -27,6 +29,19 @@ from tradeready_core.data.validation import (
     ValidationReport,
     validate_candles,
 )
+
+if TYPE_CHECKING:
+    from tradeready_core.data._time import TimeLike
+
+
+def __getattr__(name: str) -> Any:
+    """``TimeLike`` names ``pandas.Timestamp``; it is built (and pandas imported) on first access."""
+    if name == "TimeLike":
+        from tradeready_core.data import _time
+
+        return _time.TimeLike
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BINANCE_KLINE_COLUMNS",

@@ -19,15 +19,19 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from functools import cached_property
-from typing import Any, Final, Literal, TypeAlias, cast, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, cast, get_args
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from tradeready_core.data._time import TimeLike, format_ms, to_ms
+from tradeready_core.data._time import format_ms, to_ms
 from tradeready_core.errors import DataFormatError, InsufficientDataError, InvalidParameterError
 from tradeready_core.timeframes import TIMEFRAMES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tradeready_core.data._time import TimeLike
 
 __all__ = ["OHLCV_COLUMNS", "SOURCES", "Candles", "MarketData", "Source"]
 
@@ -105,6 +109,8 @@ def _hash_arrays(header: Mapping[str, object], arrays: Iterable[NDArray[Any]]) -
 
 def _frame_times_to_ms(df: pd.DataFrame) -> NDArray[np.int64]:
     """``open_time`` of a normalised frame as int64 ms: int column, datetime column, or a DatetimeIndex."""
+    import pandas as pd
+
     if "open_time" in df.columns:
         col: pd.Series[Any] | pd.Index[Any] = df["open_time"]
     elif isinstance(df.index, pd.DatetimeIndex):
@@ -266,6 +272,8 @@ class Candles:
 
     def to_frame(self) -> pd.DataFrame:
         """A DataFrame with ``open_time`` (datetime64[ms, UTC]) and the five float columns."""
+        import pandas as pd
+
         data: dict[str, Any] = {
             "open_time": pd.to_datetime(np.asarray(self.open_time), unit="ms", utc=True).as_unit("ms")
         }

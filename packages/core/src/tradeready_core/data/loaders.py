@@ -32,10 +32,9 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from tradeready_core.data.candles import OHLCV_COLUMNS, Candles, Source
@@ -47,6 +46,9 @@ from tradeready_core.data.validation import (
 )
 from tradeready_core.errors import DataFormatError, InsufficientDataError, InvalidParameterError
 from tradeready_core.timeframes import TIMEFRAMES, timeframe_ms
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "BINANCE_KLINE_COLUMNS",
@@ -168,6 +170,8 @@ def _is_number(text: str) -> bool:
 
 
 def _read_csv(source: str | os.PathLike[str] | bytes, name: str | None, label: str) -> _Raw:
+    import pandas as pd
+
     if isinstance(source, bytes):
         head = source[:_HEAD_BYTES]
     else:
@@ -211,6 +215,8 @@ def _read_zip(source: str | os.PathLike[str] | bytes, label: str) -> _Raw:
 
 
 def _read_path(path: Path) -> _Raw:
+    import pandas as pd
+
     label = path.name
     if not path.is_file():
         raise DataFormatError(f"no such candle file: {str(path)!r}")
@@ -230,6 +236,8 @@ def _read_path(path: Path) -> _Raw:
 
 
 def _layout(raw: _Raw, symbol: str | None) -> _Layout:
+    import pandas as pd
+
     frame = raw.frame
     columns = list(frame.columns)
     if raw.positional or isinstance(frame.columns, pd.RangeIndex):
@@ -310,6 +318,8 @@ def _epoch_to_ms(values: NDArray[Any]) -> tuple[NDArray[np.int64], NDArray[np.bo
 
 
 def _strings_to_ms(col: pd.Series[Any], tz: str) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    import pandas as pd
+
     text = col.astype(pd.StringDtype("pyarrow")).str.strip()
     aware = text.str.contains(_AWARE_SUFFIX, regex=True, na=False).to_numpy(dtype=bool)
     out = np.zeros(len(text), dtype=np.int64)
@@ -337,6 +347,8 @@ def _datetimes_to_ms(col: pd.Series[Any], tz: str) -> tuple[NDArray[np.int64], N
 
 
 def _times(raw: _Raw, layout: _Layout, tz: str) -> tuple[NDArray[np.int64], NDArray[np.bool_], pd.Series[Any]]:
+    import pandas as pd
+
     frame = raw.frame
     col = pd.Series(frame.index, index=frame.index) if layout.time is _INDEX else frame[layout.time]
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
@@ -430,6 +442,8 @@ def _interpret(
     spike_threshold: float,
     source: Source | None,
 ) -> tuple[Candles, ValidationReport]:
+    import pandas as pd
+
     _check_tz(tz)
     frame = raw.frame
     # blank lines (kept so that row numbers stay line numbers) are dropped here
@@ -499,6 +513,8 @@ def _plain(value: Any) -> Any:
 
 
 def _check_tz(tz: str) -> None:
+    import pandas as pd
+
     try:
         pd.Timestamp("2024-01-01").tz_localize(tz)
     except Exception as exc:  # zoneinfo/pytz raise different types for unknown names
@@ -508,6 +524,8 @@ def _check_tz(tz: str) -> None:
 
 
 def _to_raw(source: str | os.PathLike[str] | pd.DataFrame) -> _Raw:
+    import pandas as pd
+
     if isinstance(source, pd.DataFrame):
         return _Raw(source, np.arange(1, len(source) + 1, dtype=np.int64), False, None, "frame")
     if isinstance(source, str | os.PathLike):

@@ -22,15 +22,18 @@ Model, per asset with base volatility ``s`` per bar (``annual_volatility / sqrt(
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from tradeready_core.data._time import TimeLike, to_ms
+from tradeready_core.data._time import to_ms
 from tradeready_core.data.candles import Candles, MarketData
 from tradeready_core.errors import InvalidParameterError
 from tradeready_core.timeframes import TIMEFRAMES, bars_per_year, timeframe_ms, timeframe_seconds
+
+if TYPE_CHECKING:
+    from tradeready_core.data._time import TimeLike
 
 __all__ = ["synthetic_candles", "synthetic_market"]
 

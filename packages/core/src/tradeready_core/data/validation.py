@@ -18,18 +18,21 @@ row 2, as a spreadsheet shows it); for Parquet files and DataFrames the record's
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from tradeready_core.data._time import format_ms
 from tradeready_core.data.candles import OHLCV_COLUMNS, Candles
 from tradeready_core.errors import DataFormatError, DataValidationError, InvalidParameterError
 from tradeready_core.timeframes import TIMEFRAMES, timeframe_ms
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "DEFAULT_SPIKE_THRESHOLD",
@@ -182,7 +185,9 @@ def validate_candles(
         name = label or f"{data.symbol} {data.timeframe}"
         if rows is None:
             rows = np.arange(1, times.size + 1)
-    elif isinstance(data, pd.DataFrame):
+    elif _is_frame(data):
+        import pandas as pd
+
         if timeframe is None:
             raise InvalidParameterError("timeframe is required when validating a DataFrame; got None")
         tf = timeframe
@@ -218,8 +223,16 @@ def validate_candles(
     )
 
 
+def _is_frame(data: object) -> bool:
+    """Whether ``data`` is a pandas DataFrame (without importing pandas: no pandas, no frame)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(data, pandas.DataFrame)
+
+
 def _frame_times(col: pd.Series[Any]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """Epoch ms of an int or datetime column (naive = UTC) and the mask of usable entries."""
+    import pandas as pd
+
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
         ok = col.notna().to_numpy(dtype=bool)
         if getattr(col.dt, "tz", None) is not None:
@@ -229,6 +242,12 @@ def _frame_times(col: pd.Series[Any]) -> tuple[NDArray[np.int64], NDArray[np.boo
     num = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     ok = np.isfinite(num)
     return np.where(ok, num, 0).astype(np.int64), ok
+
+
+def _isna(value: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
 
 
 def _num(value: object) -> str:
@@ -304,7 +323,7 @@ def check_arrays(
             if ok:
                 continue
             text = raw[k][i] if raw is not None and k in raw else None
-            if text is not None and not pd.isna(text) and np.isnan(values[k][i]):
+            if text is not None and not _isna(text) and np.isnan(values[k][i]):
                 parts.append(f"{k}={str(text)!r}")
             else:
                 parts.append(f"{k} missing" if np.isnan(values[k][i]) else f"{k}={_num(values[k][i])}")

@@ -1,37 +1,75 @@
-"""Request dependencies as ``Annotated`` aliases: settings, database session, the calling account."""
+"""Request dependencies as ``Annotated`` aliases: settings, database session, the calling account.
+
+The dependencies are ``async`` so that FastAPI runs them on the event loop instead of one worker-thread
+hop each. Anything that may wait on the database (verifying a key that is not cached, claiming
+rate-limit admissions, committing or rolling back a session with work in it) still runs in the thread
+pool; the common path (a cached key, a local admission, a session the route already committed) does not.
+
+Example::
+
+    @router.get("/things")
+    def things(account: CurrentAccount, session: SessionDep) -> list[str]: ...
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from tradeready.server.auth_cache import AccountRef, AuthCache, KeyRef
 from tradeready.server.errors import UnauthorizedError
 from tradeready.server.settings import Settings
 from tradeready.server.store.accounts import AccountStore
 
-__all__ = ["AuthContext", "CurrentAccount", "CurrentAuth", "SessionDep", "SettingsDep", "extract_api_key"]
+__all__ = [
+    "AuthContext",
+    "CurrentAccount",
+    "CurrentAuth",
+    "SessionDep",
+    "SettingsDep",
+    "authenticate_request",
+    "extract_api_key",
+]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request: committed when the route returns, rolled back on any error."""
+def _finish(session: Session, ok: bool) -> None:
+    try:
+        if ok:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request: committed when the route returns, rolled back on any error.
+
+    A session that holds no transaction (never used, or already committed by the route) is closed on
+    the event loop; one with work in it is committed or rolled back in the thread pool.
+    """
     factory: sessionmaker[Session] = request.app.state.session_factory
     session = factory()
     try:
         yield session
-        session.commit()
     except BaseException:
-        session.rollback()
+        if session.in_transaction():
+            await run_in_threadpool(_finish, session, False)
+        else:
+            session.close()
         raise
-    finally:
+    if session.in_transaction():
+        await run_in_threadpool(_finish, session, True)
+    else:
         session.close()
 
 
@@ -60,7 +98,11 @@ class AuthContext:
         self.key = key
 
 
-def get_auth(request: Request, session: SessionDep) -> AuthContext:
+def authenticate_request(request: Request, session: Session) -> AuthContext:
+    """The caller of ``request`` (verified, rate limited), or :class:`UnauthorizedError`; may query ``session``.
+
+    Synchronous: for code already running in a worker thread. Routes use :data:`CurrentAuth`.
+    """
     cached = getattr(request.state, "auth", None)
     if isinstance(cached, AuthContext):
         return cached
@@ -88,10 +130,37 @@ def get_auth(request: Request, session: SessionDep) -> AuthContext:
     return ctx
 
 
+def _auth_without_io(request: Request) -> AuthContext | None:
+    """The caller when its key is cached and the rate limiter admits it locally, else None (needs the database)."""
+    cached = getattr(request.state, "auth", None)
+    if isinstance(cached, AuthContext):
+        return cached
+    plaintext = extract_api_key(request)
+    if not plaintext:
+        return None
+    cache: AuthCache = request.app.state.auth_cache
+    hit = cache.get(cache.digest(plaintext))
+    if hit is None or not request.app.state.rate_limiter.admit_local(hit.key.id):
+        return None
+    ctx = AuthContext(hit.account, hit.key)
+    request.state.auth = ctx
+    return ctx
+
+
+async def get_auth(request: Request, session: SessionDep) -> AuthContext:
+    """:func:`authenticate_request` on the event loop when no database access is needed, else in a thread."""
+    ctx = _auth_without_io(request)
+    if ctx is not None:
+        return ctx
+    if not extract_api_key(request):
+        return authenticate_request(request, session)  # raises the 401 without touching the database
+    return await run_in_threadpool(authenticate_request, request, session)
+
+
 CurrentAuth = Annotated[AuthContext, Depends(get_auth)]
 
 
-def get_current_account(auth: CurrentAuth) -> AccountRef:
+async def get_current_account(auth: CurrentAuth) -> AccountRef:
     return auth.account
 
 

@@ -72,6 +72,21 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self.limit > 0
 
+    def admit_local(self, key_id: str) -> bool:
+        """Admit one request of ``key_id`` from this process's claimed block, without the database.
+
+        ``False`` means nothing was admitted: call :meth:`check` (which may claim or reject).
+        """
+        if not self.limit:
+            return True
+        window = int(self.clock() // self.window_s) * self.window_s
+        with self._lock:
+            state = self._states.get(key_id)
+            if state is None or state.window_start != window or state.tokens <= 0:
+                return False
+            state.tokens -= 1
+            return True
+
     def check(self, key_id: str) -> None:
         """Admit one request of ``key_id`` or raise :class:`RateLimitedError` with ``Retry-After``."""
         if not self.limit:
@@ -123,9 +138,9 @@ class RateLimiter:
                 if conn.execute(stmt).first() is not None:
                     return n
                 used = conn.execute(
-                    table.select().with_only_columns(table.c.used).where(
-                        table.c.key_id == key_id, table.c.window_start == window
-                    )
+                    table.select()
+                    .with_only_columns(table.c.used)
+                    .where(table.c.key_id == key_id, table.c.window_start == window)
                 ).scalar_one_or_none()
                 remaining = self.limit - int(used or 0)
                 if remaining <= 0:

@@ -53,7 +53,7 @@ from tradeready.server.schemas.training import (
 )
 from tradeready.server.settings import Settings
 from tradeready.server.store.models import new_id, utcnow
-from tradeready.server.store.training import EPISODE_COLUMNS, EpisodeStats, TrainingStore
+from tradeready.server.store.training import EPISODE_COLUMNS, EPISODE_SORT_COLUMNS, EpisodeStats, TrainingStore
 
 __all__ = [
     "DEFAULT_EPISODES_LIMIT",
@@ -61,7 +61,9 @@ __all__ = [
     "MAX_COMPARE_RUNS",
     "MAX_CURVE_POINTS",
     "MAX_EPISODES_LIMIT",
+    "MAX_EPISODES_PER_PAGE",
     "MAX_LIST_LIMIT",
+    "MAX_RANGE_POINTS",
     "MAX_WINDOW",
     "TrainingService",
     "downsample_indices",
@@ -77,6 +79,10 @@ MAX_CURVE_POINTS = 1_000_000
 MAX_WINDOW = 100_000
 MAX_COMPARE_RUNS = 20
 MAX_LIST_LIMIT = 1000
+MAX_EPISODES_PER_PAGE = 500
+"""Episodes in one sorted page (:meth:`TrainingService.episode_page`)."""
+MAX_RANGE_POINTS = 10_000
+"""Points one :meth:`TrainingService.curve_since` answer carries at most (``truncated`` says more follow)."""
 SMOOTHED_DECIMALS = 10
 
 _RUN_ID_RE = re.compile(CLIENT_RUN_ID_PATTERN)
@@ -273,8 +279,11 @@ class TrainingService:
 
     def report_episodes(self, account_id: str, run_id: str, episodes: Sequence[EpisodeIn]) -> dict[str, Any]:
         """Store new episodes and fold them into the run's aggregates, in one transaction."""
-        run = self._owned(account_id, run_id)
         now = self.clock()
+        # ownership check and the run's write lock in one statement (nothing is written for another account's run)
+        run = self.store.lock_owned_run(run_id, account_id, now) if _RUN_ID_RE.match(run_id) else None
+        if run is None:
+            raise _run_not_found(run_id)
         rows_by_number: dict[int, dict[str, Any]] = {}
         for episode in episodes:
             row = dict(episode.__dict__)  # the validated field values (a flat model: same as model_dump())
@@ -287,7 +296,6 @@ class TrainingService:
                 )
             rows_by_number[episode.episode] = row
         rows = list(rows_by_number.values())
-        self.store.lock_run(run["pk"], now)
         stored = self.store.stored_episodes(run["pk"], list(rows_by_number))
         conflicts = [
             row["episode"]
@@ -504,3 +512,110 @@ class TrainingService:
             target = max(v for v, _ in scored) if higher else min(v for v, _ in scored)
             best[metric] = next(rid for v, rid in scored if v == target)
         return {"runs": runs, "best": best}
+
+    # --- dashboard reads: ownership, sorted episode pages, curve ranges -------------------------
+
+    def owned_run(self, account_id: str, run_id: str) -> RowMapping:
+        """The stored run row of ``account_id``; ``run_not_found`` for an unknown or another account's run."""
+        return self._owned(account_id, run_id)
+
+    def episode_page(
+        self,
+        account_id: str,
+        run_id: str,
+        *,
+        sort: str = "episode",
+        order: str = "desc",
+        page: int = 1,
+        per_page: int = 50,
+    ) -> dict[str, Any]:
+        """One page of the run's episodes sorted by ``sort`` on the server (nulls last, ties by episode).
+
+        ``page`` is clamped to ``1..pages``. Example::
+
+            service.episode_page(account_id, run_id, sort="roi_pct", order="desc", page=1, per_page=50)
+        """
+        if sort not in EPISODE_SORT_COLUMNS:
+            raise _invalid("sort", f"cannot sort episodes by {sort!r}", sort, list(EPISODE_SORT_COLUMNS))
+        if order not in ("asc", "desc"):
+            raise _invalid("order", f"order must be asc or desc, got {order!r}", order, ["asc", "desc"])
+        if not 1 <= per_page <= MAX_EPISODES_PER_PAGE:
+            raise _invalid(
+                "per_page",
+                f"per_page must be from 1 to {MAX_EPISODES_PER_PAGE}, got {per_page}",
+                per_page,
+                f"1..{MAX_EPISODES_PER_PAGE}",
+            )
+        run = self._owned(account_id, run_id)
+        total = int(run["total_episodes"])
+        pages = max(1, math.ceil(total / per_page))
+        page = min(max(1, page), pages)
+        rows = self.store.episodes_sorted(
+            run["pk"], sort=sort, descending=order == "desc", limit=per_page, offset=(page - 1) * per_page
+        )
+        return {
+            "episodes": [dict(r) for r in rows],
+            "total": total,
+            "page": page,
+            "pages": pages,
+            "per_page": per_page,
+            "sort": sort,
+            "order": order,
+        }
+
+    def curve_since(
+        self,
+        account_id: str,
+        run_id: str,
+        *,
+        metric: str,
+        window: int,
+        since_episode: int,
+        until_episode: int | None = None,
+    ) -> dict[str, Any]:
+        """The learning-curve points of the episodes in ``(since_episode, until_episode]``, each equal to the
+        full curve's (the ``window - 1`` episodes before the range are read to smooth its start).
+
+        For live charts (new points after the last one shown) and zooming into a downsampled curve.
+        At most :data:`MAX_RANGE_POINTS` points; ``truncated`` says when more follow. ``total_episodes``
+        is read after the points: a chart holding fewer episodes than that (with ``truncated`` false)
+        is missing late ones (reported out of order) and should be redrawn in full.
+        """
+        self._check_curve_args(metric, window)
+        run = self._owned(account_id, run_id)
+        episodes, values, truncated = self.store.metric_range(
+            run["pk"], metric, after=since_episode, until=until_episode, before=window - 1, limit=MAX_RANGE_POINTS
+        )
+        smoothed = trailing_mean(values, window)
+        new = episodes > since_episode
+        after = self.store.get_run(run_id)
+        assert after is not None
+        curve = _curve_points(episodes[new], values[new], smoothed[new])
+        return {
+            "metric": metric,
+            "window": window,
+            "curve": curve,
+            "n_returned": len(curve),
+            "method": "since",
+            "since_episode": since_episode,
+            "until_episode": until_episode,
+            "truncated": truncated,
+            "total_episodes": int(after["total_episodes"]),
+        }
+
+    def latest_smoothed(self, account_id: str, run_id: str, *, metric: str, window: int) -> float | None:
+        """The run's last smoothed ``metric`` (mean of its last ``window`` episodes), reading only those."""
+        self._check_curve_args(metric, window)
+        run = self._owned(account_id, run_id)
+        _, values, _ = self.store.metric_range(run["pk"], metric, after=None, until=None, before=window, limit=0)
+        smoothed = trailing_mean(values, window)
+        return None if smoothed.size == 0 or math.isnan(smoothed[-1]) else float(smoothed[-1])
+
+    @staticmethod
+    def _check_curve_args(metric: str, window: int) -> None:
+        if metric not in CURVE_METRICS:
+            raise _invalid("metric", f"unknown metric {metric!r}", metric, list(CURVE_METRICS))
+        if not 1 <= window <= MAX_WINDOW:
+            raise _invalid(
+                "window", f"window must be an integer from 1 to {MAX_WINDOW}, got {window}", window, f"1..{MAX_WINDOW}"
+            )

@@ -29,6 +29,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Double,
+    Executable,
     Integer,
     Table,
     Update,
@@ -40,13 +41,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import CursorResult, RowMapping
 from sqlalchemy.orm import Session
 
 from tradeready.server.store.models.base import UTCDateTime
 from tradeready.server.store.models.training import TrainingEpisode, TrainingRun
 
-__all__ = ["EPISODE_COLUMNS", "EpisodeStats", "TrainingStore", "status_filter"]
+__all__ = ["EPISODE_COLUMNS", "EPISODE_SORT_COLUMNS", "EpisodeStats", "TrainingStore", "status_filter"]
 
 RUNS: Table = TrainingRun.__table__  # type: ignore[assignment]
 EPISODES: Table = TrainingEpisode.__table__  # type: ignore[assignment]
@@ -70,6 +71,17 @@ EPISODE_COLUMNS = (
     "metrics",
 )
 """Episode columns as returned to clients, in order."""
+EPISODE_SORT_COLUMNS = (
+    "episode",
+    "roi_pct",
+    "sharpe_ratio",
+    "max_drawdown_pct",
+    "total_trades",
+    "reward_sum",
+    "steps",
+    "ended_at",
+)
+"""Episode columns a page of episodes can be sorted by (``ended_at`` aside, also the numeric metrics)."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +173,34 @@ def _add_to_aggregates_statement() -> Update:
 _ADD_TO_AGGREGATES = _add_to_aggregates_statement()
 _TOUCH = update(RUNS).where(RUNS.c.pk == bindparam("p_pk")).values(last_activity_at=bindparam("p_now", UTCDateTime()))
 _GET_RUN = select(RUNS).where(RUNS.c.run_id == bindparam("p_run_id"))
+_LOCK_OWNED = (
+    update(RUNS)
+    .where(RUNS.c.run_id == bindparam("p_run_id"), RUNS.c.account_id == bindparam("p_account_id"))
+    .values(last_activity_at=bindparam("p_now", UTCDateTime()))
+    .returning(*RUNS.c)
+)
+_STORED_RANGE = select(EPISODES).where(
+    EPISODES.c.run_pk == bindparam("p_run_pk"), EPISODES.c.episode.between(bindparam("p_low"), bindparam("p_high"))
+)
+_HEARTBEATS: dict[tuple[str, ...], Update] = {}
+"""``UPDATE`` statements of a heartbeat by the set of fields it carries, built once each (statement
+construction costs more than executing a cached one)."""
+
+
+def _heartbeat_statement(fields: tuple[str, ...]) -> Update:
+    stmt = _HEARTBEATS.get(fields)
+    if stmt is None:
+        values: dict[str, Any] = {name: bindparam(f"p_{name}", type_=RUNS.c[name].type) for name in fields}
+        now: Any = bindparam("p_now", UTCDateTime())
+        stmt = (
+            update(RUNS)
+            .where(RUNS.c.pk == bindparam("p_pk"), RUNS.c.status == "running")
+            .values(**values, last_heartbeat_at=now, last_activity_at=now)
+        )
+        _HEARTBEATS[fields] = stmt
+    return stmt
+
+
 _FETCH_CHUNK = 20_000
 _PGCOPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 # one row of (episode int4, value float8) in binary COPY: field count, then length + bytes per field
@@ -189,6 +229,10 @@ class TrainingStore:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def _core(self, stmt: Executable, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
+        """Run a Core statement on the session's connection: same transaction, without the ORM execution layer."""
+        return self.session.connection().execute(stmt, params)
 
     @property
     def dialect(self) -> str:
@@ -232,7 +276,7 @@ class TrainingStore:
 
     def get_run(self, run_id: str) -> RowMapping | None:
         """The run row (any account) or ``None``; callers check ``account_id``."""
-        return self.session.execute(_GET_RUN, {"p_run_id": run_id}).mappings().first()
+        return self._core(_GET_RUN, {"p_run_id": run_id}).mappings().first()
 
     def get_runs(self, run_ids: Iterable[str]) -> list[RowMapping]:
         """Rows of the named runs (any account, in no particular order)."""
@@ -271,12 +315,9 @@ class TrainingStore:
     def heartbeat(self, pk: int, values: Mapping[str, Any], now: datetime) -> None:
         """Record live progress on a run whose stored status is ``running`` (revives an abandoned one)."""
         fields = {key: value for key, value in values.items() if value is not None}
-        stmt = (
-            update(RUNS)
-            .where(RUNS.c.pk == pk, RUNS.c.status == "running")
-            .values(**fields, last_heartbeat_at=now, last_activity_at=now)
-        )
-        self.session.execute(stmt)
+        params = {f"p_{key}": value for key, value in fields.items()}
+        params.update(p_pk=pk, p_now=now)
+        self._core(_heartbeat_statement(tuple(fields)), params)
 
     def complete(self, pk: int, *, status: str, final_stats: Mapping[str, Any] | None, now: datetime) -> None:
         """Mark the run finished once: a later call neither moves ``completed_at`` nor changes the status."""
@@ -292,13 +333,21 @@ class TrainingStore:
 
     # --- episodes -----------------------------------------------------------------------------
 
+    def lock_owned_run(self, run_id: str, account_id: str, now: datetime) -> RowMapping | None:
+        """:meth:`get_run` and :meth:`lock_run` in one statement, for ``account_id``'s run only.
+
+        ``None`` (and nothing written) when the run does not exist or belongs to another account.
+        """
+        params = {"p_run_id": run_id, "p_account_id": account_id, "p_now": now}
+        return self._core(_LOCK_OWNED, params).mappings().first()
+
     def lock_run(self, pk: int, now: datetime) -> None:
         """Take the run's write lock for this transaction (PostgreSQL: row lock; SQLite: the write lock).
 
         Every episode writer takes it first, so the check for already-stored episodes that follows
         cannot race another writer of the same run.
         """
-        self.session.execute(_TOUCH, {"p_pk": pk, "p_now": now})
+        self._core(_TOUCH, {"p_pk": pk, "p_now": now})
 
     def stored_episodes(self, run_pk: int, numbers: Sequence[int]) -> dict[int, RowMapping]:
         """Stored episodes of the run among ``numbers`` (one range scan on the primary key when dense)."""
@@ -307,17 +356,20 @@ class TrainingStore:
         wanted = set(numbers)
         low, high = min(wanted), max(wanted)
         found: dict[int, RowMapping] = {}
+        chunks: list[tuple[Any, dict[str, Any] | None]]
         if high - low < 4 * len(wanted):
-            stmt = select(EPISODES).where(EPISODES.c.run_pk == run_pk, EPISODES.c.episode.between(low, high))
-            chunks = [stmt]
+            chunks = [(_STORED_RANGE, {"p_run_pk": run_pk, "p_low": low, "p_high": high})]
         else:
             ordered = sorted(wanted)
             chunks = [
-                select(EPISODES).where(EPISODES.c.run_pk == run_pk, EPISODES.c.episode.in_(ordered[k : k + 1000]))
+                (
+                    select(EPISODES).where(EPISODES.c.run_pk == run_pk, EPISODES.c.episode.in_(ordered[k : k + 1000])),
+                    None,
+                )
                 for k in range(0, len(ordered), 1000)
             ]
-        for stmt in chunks:
-            for row in self.session.execute(stmt).mappings():
+        for stmt, params in chunks:
+            for row in self._core(stmt, params).mappings():
                 if row["episode"] in wanted:
                     found[int(row["episode"])] = row
         return found
@@ -350,7 +402,7 @@ class TrainingStore:
         """Fold ``stats`` into the run's summary atomically; return the updated row."""
         params = {f"p_{name}": value for name, value in stats.__dict__.items()}
         params.update(p_pk=pk, p_now=now)
-        return self.session.execute(_ADD_TO_AGGREGATES, params).mappings().one()
+        return self._core(_ADD_TO_AGGREGATES, params).mappings().one()
 
     def episodes_page(self, run_pk: int, *, limit: int, offset: int) -> list[RowMapping]:
         """Episodes ``offset .. offset+limit`` in episode order."""
@@ -405,6 +457,62 @@ class TrainingStore:
             raise RuntimeError(f"PostgreSQL binary COPY body of {len(body)} bytes is not whole rows")
         rows = np.frombuffer(body, dtype=_PGCOPY_ROW)
         return rows["episode"].astype(np.int64), rows["value"].astype(np.float64)
+
+    # --- dashboard reads (sorted pages, metric ranges) -----------------------------------------
+
+    def episodes_sorted(self, run_pk: int, *, sort: str, descending: bool, limit: int, offset: int) -> list[RowMapping]:
+        """One page of the run's episodes ordered by ``sort`` (nulls last), ties by ascending episode number.
+
+        Sorted by ROI, the ``(run_pk, roi_pct)`` index gives the order in either direction; only runs of
+        equal ROI are sorted by episode (SQLite and PostgreSQL both sort just those groups, with the limit).
+        """
+        if sort not in EPISODE_SORT_COLUMNS:
+            raise ValueError(f"cannot sort episodes by {sort!r}; allowed: {', '.join(EPISODE_SORT_COLUMNS)}")
+        column = EPISODES.c[sort]
+        ordering: list[ColumnElement[Any]] = [column.is_(None)] if column.nullable else []
+        ordering.append(column.desc() if descending else column.asc())
+        if sort != "episode":
+            ordering.append(EPISODES.c.episode.asc())
+        stmt = (
+            select(*[EPISODES.c[name] for name in EPISODE_COLUMNS])
+            .where(EPISODES.c.run_pk == run_pk)
+            .order_by(*ordering)
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(self.session.execute(stmt).mappings())
+
+    def metric_range(
+        self, run_pk: int, metric: str, *, after: int | None, until: int | None, before: int, limit: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], bool]:
+        """Episodes in ``(after, until]`` (at most ``limit``; none when ``after`` is ``None``) preceded by
+        the ``before`` episodes at or below ``after``, in episode order, with the metric (NaN where null),
+        and whether more than ``limit`` episodes were in the range.
+
+        >>> store.metric_range(pk, "roi_pct", after=41, until=None, before=9, limit=10_000)  # doctest: +SKIP
+        """
+        if metric not in EPISODE_SORT_COLUMNS or metric in ("episode", "ended_at"):
+            raise ValueError(f"no numeric episode column {metric!r}")
+        column = EPISODES.c[metric]
+        mine = EPISODES.c.run_pk == run_pk
+        rows: list[tuple[int, float | None]] = []
+        truncated = False
+        if after is not None:
+            newer = select(EPISODES.c.episode, column).where(mine, EPISODES.c.episode > after)
+            if until is not None:
+                newer = newer.where(EPISODES.c.episode <= until)
+            found = self.session.execute(newer.order_by(EPISODES.c.episode).limit(limit + 1)).all()
+            truncated = len(found) > limit
+            rows = [(int(e), v) for e, v in found[:limit]]
+        if before > 0:
+            older = select(EPISODES.c.episode, column).where(mine)
+            if after is not None:
+                older = older.where(EPISODES.c.episode <= after)
+            previous = self.session.execute(older.order_by(EPISODES.c.episode.desc()).limit(before)).all()
+            rows = [(int(e), v) for e, v in reversed(previous)] + rows
+        episodes = np.fromiter((e for e, _ in rows), dtype=np.int64, count=len(rows))
+        values = np.array([np.nan if v is None else v for _, v in rows], dtype=np.float64)
+        return episodes, values, truncated
 
     # --- helpers ------------------------------------------------------------------------------
 

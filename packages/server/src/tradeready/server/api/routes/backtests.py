@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from tradeready.server.api.deps import CurrentAccount, SessionDep, get_auth
+from tradeready.server.api.deps import CurrentAccount, SessionDep, authenticate_request
 from tradeready.server.schemas.backtests import (
     BacktestCreate,
     BacktestList,
@@ -154,7 +154,7 @@ async def step_backtest(session_id: str, body: BacktestStep, request: Request) -
     """Advance ``steps`` bars with ``targets`` (``null`` = hold).
 
     The hot path of remote stepping: authentication, the step and the commit run in ONE worker
-    thread (the same ``get_auth`` as every route, and the same commit/rollback rules as
+    thread (the same ``authenticate_request`` as every route, and the same commit/rollback rules as
     ``SessionDep``) instead of one thread hop per dependency.
     """
     runtime = await get_runtime(request)
@@ -166,7 +166,7 @@ def _step_in_thread(request: Request, runtime: BacktestRuntime, session_id: str,
     factory: sessionmaker[Session] = request.app.state.session_factory
     with factory() as db:
         try:
-            account_id = get_auth(request, db).account.id
+            account_id = authenticate_request(request, db).account.id
             answer = BacktestService(db, runtime).step(account_id, session_id, body)
             db.commit()
         except BaseException:
