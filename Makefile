@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PKGS := packages/core/pyproject.toml packages/sdk/pyproject.toml packages/gym/pyproject.toml packages/server/pyproject.toml
 
-.PHONY: install test demo lint typecheck imports check bench clean
+.PHONY: install test demo lint typecheck imports check bench docs clean
 
 install: $(STAMP)
 
@@ -43,6 +43,11 @@ check: lint imports typecheck
 
 bench: install
 	$(BIN)/python bench/env_step.py
+	$(BIN)/python bench/tracking.py
+	$(BIN)/python bench/remote_step.py
+
+docs: install
+	$(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
