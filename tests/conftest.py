@@ -17,6 +17,20 @@ from tradeready.server.settings import Settings
 BACKENDS = ("sqlite", "postgresql")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the suite out of the user's data and cache folders (spools, caches, default homes)."""
+    import os
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="tradeready-tests-"))
+    os.environ["XDG_DATA_HOME"] = str(root / "data")
+    os.environ["XDG_CACHE_HOME"] = str(root / "cache")
+    os.environ.pop("TRADEREADY_HOME", None)
+    os.environ.pop("TRADEREADY_API_KEY", None)
+    os.environ.pop("TRADEREADY_BASE_URL", None)
+    os.environ.pop("TRADEREADY_DATABASE_URL", None)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--db",

@@ -16,11 +16,29 @@ id                                        action space
 ========================================  ==========================================================
 """
 
+from typing import Any
+
 from gymnasium.envs.registration import register, registry
 
 __version__ = "0.1.0"
 
-__all__ = ["ENV_IDS", "__version__"]
+__all__ = ["ENV_IDS", "EvaluationResult", "TrainingTrackerCallback", "__version__", "evaluate"]
+
+_LAZY = {
+    # name -> module; imported on first access so ``import tradeready_gym`` never loads torch/SB3.
+    "TrainingTrackerCallback": "tradeready_gym.tracking.sb3",
+    "evaluate": "tradeready_gym.evaluation",
+    "EvaluationResult": "tradeready_gym.evaluation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tradeready_gym' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 _ASSETS = {"BTC": "BTCUSDT", "ETH": "ETHUSDT", "SOL": "SOLUSDT"}
 

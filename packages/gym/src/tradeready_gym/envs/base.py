@@ -210,6 +210,10 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         )
         self._data, self._client, self._cache_dir = data, client, cache_dir
         self._tracker: TrainingHook = NullTracker()
+        if track_training:  # reports once an API key is known (argument, client or TRADEREADY_API_KEY)
+            from tradeready_gym.tracking import TrainingTracker
+
+            self._tracker = TrainingTracker(client, api_key=api_key, base_url=base_url, strategy_label=strategy_label)
 
         self._columns = len(self.pipeline.columns) * self.n_assets
         self._window = self.lookback_window * self._columns
@@ -323,6 +327,8 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         else:
             start = int(self.np_random.integers(self._first, self._last - self.episode_length + 1))
             end = start + self.episode_length
+        if not self._needs_reset and self._k > 0:
+            self._end_episode(sim, {})  # reset mid-episode (e.g. by a TimeLimit wrapper): report what ran
         sim.reset(start, end)
         self.reward_function.reset(sim.equity)
         self._prev_equity = sim.equity
@@ -427,8 +433,16 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
             sells=[f.bar - sim.start for f in fills if f.side == "sell"],
         )
 
+    @property
+    def tracking_run_id(self) -> str | None:
+        """The training run this env reports to (``None`` before the first reset or when not tracking)."""
+        run_id = getattr(self._tracker, "run_id", None)
+        return run_id if isinstance(run_id, str) else None
+
     def close(self) -> None:
         """Tell the tracker the run is over (``env.close()`` completes the training run)."""
+        if self._sim is not None and not self._needs_reset and self._k > 0:
+            self._end_episode(self._sim, {})  # closed mid-episode: report what ran
         self._tracker.on_close(self)
         if isinstance(self._sim, RemoteSimulator):
             self._sim.close()  # cancels an unfinished session: none is left behind

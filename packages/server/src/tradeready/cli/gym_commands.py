@@ -1,4 +1,4 @@
-"""The CLI's training-side commands: ``tradeready evaluate``.
+"""The CLI's training-side commands: ``tradeready evaluate``, ``tradeready sync`` and ``tradeready demo``.
 
 They run the gym (and Stable-Baselines3) in the CLI's process, so they are the only part of the
 ``tradeready`` distribution that imports ``tradeready_gym`` and ``agentexchange``, always lazily
@@ -29,7 +29,7 @@ from tradeready.cli._common import CliError, console, err_console, user_errors
 if TYPE_CHECKING:
     from tradeready_gym.evaluation import EvaluationResult
 
-__all__ = ["ALGORITHMS", "evaluate_command", "register"]
+__all__ = ["ALGORITHMS", "evaluate_command", "register", "sync_command"]
 
 ALGORITHMS: Final[tuple[str, ...]] = ("PPO", "A2C", "DQN", "SAC")
 """Stable-Baselines3 algorithms ``--algo`` can load."""
@@ -39,7 +39,28 @@ _DEFAULT_BASELINES: Final[str] = "buy_and_hold,sma_crossover,rsi_mean_reversion"
 
 def register(app: typer.Typer) -> None:
     """Add the training-side commands to the ``tradeready`` app."""
+    from tradeready.cli.demo import demo_command
+
     app.command("evaluate")(evaluate_command)
+    app.command("sync")(sync_command)
+    app.command("demo")(demo_command)
+
+
+@user_errors
+def sync_command(
+    spool_dir: Annotated[Path | None, typer.Option(help="Spool folder (default: under TRADEREADY_HOME).")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Deliver to this platform (default: the one each run was written for).")
+    ] = None,
+    api_key: Annotated[str | None, typer.Option(help="API key (default: TRADEREADY_API_KEY).")] = None,
+) -> None:
+    """Deliver training episodes spooled while the platform was unreachable (idempotent)."""
+    from tradeready_gym.tracking import sync
+
+    report = sync(api_key=api_key, base_url=base_url, spool_dir=spool_dir)
+    console.print(str(report))
+    if report.remaining:
+        raise CliError(f"{report.remaining} spooled journal(s) could not be delivered yet; run `tradeready sync` again")
 
 
 def _load_model(path: Path, algo: str) -> Any:
