@@ -250,6 +250,7 @@ class TrainingTracker:
         if self._state != "running" or self._sender is None:
             self._state = "closed" if self._state != "off" else "off"
             return True
+        self._context()  # the trainer's last word (e.g. the SB3 callback's algorithm), while still running
         self._state = "closed"
         with _live_lock:
             _live.discard(self)
@@ -260,7 +261,6 @@ class TrainingTracker:
             "duration_s": round(elapsed, 3),
             "steps_per_second": round(self._steps_done / elapsed, 3) if elapsed > 0 else None,
         }
-        self._context()  # the trainer's last word (e.g. the SB3 callback's algorithm) before completion
         self._sender.submit(Complete(final_stats=stats))
         delivered = self._sender.close(self.close_timeout if timeout is None else timeout)
         self._env = None
