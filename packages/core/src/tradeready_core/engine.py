@@ -73,7 +73,7 @@ import math
 import operator
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -204,6 +204,39 @@ class EpisodeResult:
     total_fees: float
     bankrupt: bool
     final_positions: tuple[float, ...] = field(default=())
+
+    @classmethod
+    def of(cls, sim: SimulatorState) -> EpisodeResult:
+        """The episode so far of ``sim`` (the in-process :class:`Simulator` or any object with its read API)."""
+        return cls(
+            start=sim.start,
+            end=sim.t,
+            equity=sim.equity_curve(),
+            fills=list(sim.fills),
+            metrics=sim.metrics(),
+            total_fees=sim.total_fees,
+            bankrupt=sim.bankrupt,
+            final_positions=tuple(sim.holdings),
+        )
+
+
+class SimulatorState(Protocol):
+    """The read API of a simulator that :meth:`EpisodeResult.of` needs."""
+
+    @property
+    def start(self) -> int: ...
+    @property
+    def t(self) -> int: ...
+    @property
+    def fills(self) -> Sequence[Fill]: ...
+    @property
+    def total_fees(self) -> float: ...
+    @property
+    def bankrupt(self) -> bool: ...
+    @property
+    def holdings(self) -> Sequence[float]: ...
+    def equity_curve(self) -> NDArray[np.float64]: ...
+    def metrics(self) -> Metrics: ...
 
 
 def _as_matrix(name: str, values: ArrayLike) -> NDArray[np.float64]:
@@ -690,16 +723,7 @@ class Simulator:
 
     def result(self) -> EpisodeResult:
         """The episode so far: equity curve, fills and metrics."""
-        return EpisodeResult(
-            start=self.start,
-            end=self.t,
-            equity=self.equity_curve(),
-            fills=list(self.fills),
-            metrics=self.metrics(),
-            total_fees=self.total_fees,
-            bankrupt=self.bankrupt,
-            final_positions=tuple(self.holdings),
-        )
+        return EpisodeResult.of(self)
 
 
 def replay(

@@ -341,16 +341,7 @@ class RemoteSimulator:
 
     def result(self) -> EpisodeResult:
         """The episode so far: the platform's equity curve, fills and metrics."""
-        return EpisodeResult(
-            start=self.start,
-            end=self.t,
-            equity=self.equity_curve(),
-            fills=list(self.fills),
-            metrics=self.metrics(),
-            total_fees=self.total_fees,
-            bankrupt=self.bankrupt,
-            final_positions=tuple(self.holdings),
-        )
+        return EpisodeResult.of(self)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
