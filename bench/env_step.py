@@ -97,9 +97,7 @@ def _worker_ours(name: str, mode: str, steps: int, data_dir: Path) -> dict[str, 
     else:
         data = pd.read_csv(data_dir / f"{name.split('-')[1]}USDT-1h.csv")
     t0 = time.perf_counter()
-    env = gym.make(
-        name, data=data, lookback_window=LOOKBACK, observation_features=FEATURES, track_training=False
-    )
+    env = gym.make(name, data=data, lookback_window=LOOKBACK, observation_features=FEATURES, track_training=False)
     build_s = time.perf_counter() - t0
     if mode == "raw":
         env = env.unwrapped

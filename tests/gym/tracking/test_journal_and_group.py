@@ -78,9 +78,7 @@ def test_last_member_to_leave_completes_with_totals(tmp_path: Path) -> None:
     assert group_key("s", {"label": "y"}) != group_key("other-session", {"label": "y"})
 
 
-def test_without_an_api_key_tracking_is_off_and_training_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_without_an_api_key_tracking_is_off_and_training_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import gymnasium as gym
     from tests.gym.tracking.helpers import BTC_1H, run_episodes
 

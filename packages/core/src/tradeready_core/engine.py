@@ -139,9 +139,7 @@ class EngineConfig:
                 ok = (value >= low if low_inclusive else value > low) and value <= high
             if not ok:
                 bracket = "[" if low_inclusive else "("
-                raise InvalidParameterError(
-                    f"{name} must be a finite number in {bracket}{low}, {high}]; got {value!r}"
-                )
+                raise InvalidParameterError(f"{name} must be a finite number in {bracket}{low}, {high}]; got {value!r}")
         if not isinstance(self.allow_short, bool):
             raise InvalidParameterError(f"allow_short must be True or False; got {self.allow_short!r}")
 
@@ -272,8 +270,7 @@ class Simulator:
         )
         if not (o.shape == h.shape == lo.shape == c.shape):
             raise InvalidParameterError(
-                "open, high, low and close must have the same shape; "
-                f"got {o.shape}, {h.shape}, {lo.shape}, {c.shape}"
+                f"open, high, low and close must have the same shape; got {o.shape}, {h.shape}, {lo.shape}, {c.shape}"
             )
         if o.shape[0] < 2 or o.shape[1] < 1:
             raise InvalidParameterError(f"need at least 2 bars and 1 asset; got shape {o.shape}")
@@ -315,9 +312,7 @@ class Simulator:
         except TypeError:
             first, stop = -1, -1
         if not 0 <= first < stop <= last:
-            raise InvalidParameterError(
-                f"need 0 <= start < end <= {last} (integers); got start={start!r}, end={end!r}"
-            )
+            raise InvalidParameterError(f"need 0 <= start < end <= {last} (integers); got start={start!r}, end={end!r}")
         start = first
         cash = float(self.config.starting_balance)
         self.start = start
@@ -431,9 +426,7 @@ class Simulator:
         """Single-asset fast path of :meth:`step`: ``target`` weight (NaN = hold). Returns ``done``."""
         if self._slow:
             if self.n_assets != 1:
-                raise InvalidParameterError(
-                    f"step1() needs exactly 1 asset; this simulator has {self.n_assets}"
-                )
+                raise InvalidParameterError(f"step1() needs exactly 1 asset; this simulator has {self.n_assets}")
             return self.step((target,))
         n = self.t + 1
         self.step_fees = 0.0
@@ -622,7 +615,14 @@ class Simulator:
         return math.copysign(target_abs, q + dq) - q
 
     def _trade(
-        self, i: int, dq: float, ref: float, bar: int, kind: str, order_id: int | None, slip: bool,
+        self,
+        i: int,
+        dq: float,
+        ref: float,
+        bar: int,
+        kind: str,
+        order_id: int | None,
+        slip: bool,
         force: bool = False,
     ) -> Fill | None:
         """Execute ``dq`` units of asset ``i`` around reference price ``ref`` (with caps)."""

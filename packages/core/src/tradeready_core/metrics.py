@@ -76,9 +76,7 @@ class Metrics:
 def _equity(equity: ArrayLike) -> NDArray[np.float64]:
     arr = np.asarray(equity, dtype=np.float64)
     if arr.ndim != 1 or arr.size == 0:
-        raise InvalidParameterError(
-            f"equity must be a non-empty 1-D sequence; got shape {arr.shape}"
-        )
+        raise InvalidParameterError(f"equity must be a non-empty 1-D sequence; got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise InvalidParameterError("equity must contain only finite values")
     return arr
@@ -150,9 +148,7 @@ def exposure_pct(exposed_steps: int, steps: int) -> float:
     if steps <= 0:
         return 0.0
     if not 0 <= exposed_steps <= steps:
-        raise InvalidParameterError(
-            f"exposed_steps must be in [0, steps={steps}]; got {exposed_steps}"
-        )
+        raise InvalidParameterError(f"exposed_steps must be in [0, steps={steps}]; got {exposed_steps}")
     return 100.0 * exposed_steps / steps
 
 

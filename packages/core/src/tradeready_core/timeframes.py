@@ -38,9 +38,7 @@ def timeframe_seconds(timeframe: str) -> int:
     try:
         return _SECONDS[timeframe]
     except (KeyError, TypeError):
-        raise InvalidParameterError(
-            f"timeframe must be one of {TIMEFRAMES}; got {timeframe!r}"
-        ) from None
+        raise InvalidParameterError(f"timeframe must be one of {TIMEFRAMES}; got {timeframe!r}") from None
 
 
 def timeframe_ms(timeframe: str) -> int:

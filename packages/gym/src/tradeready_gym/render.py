@@ -33,9 +33,7 @@ def ansi_frame(
     starting_balance: float,
 ) -> str:
     """One text line describing the state after a step."""
-    held = "  ".join(
-        f"{s} {q:+.6g} @ {p:,.2f}" for s, q, p in zip(symbols, positions, prices, strict=True)
-    )
+    held = "  ".join(f"{s} {q:+.6g} @ {p:,.2f}" for s, q, p in zip(symbols, positions, prices, strict=True))
     roi = (equity / starting_balance - 1.0) * 100.0
     return (
         f"[{format_ms(timestamp_ms)}] step {step}/{steps}  {held}  cash {cash:,.2f}  "

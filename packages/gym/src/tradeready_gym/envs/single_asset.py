@@ -48,9 +48,7 @@ class DiscreteTradingEnv(TradingEnv):
             or not math.isfinite(position_size)
             or not 0.0 < position_size <= 1.0
         ):
-            raise InvalidParameterError(
-                f"position_size must be a fraction of equity in (0, 1]; got {position_size!r}"
-            )
+            raise InvalidParameterError(f"position_size must be a fraction of equity in (0, 1]; got {position_size!r}")
         self.position_size = float(position_size)
         super().__init__((_check_symbol(symbol),), **kwargs)
         sell = -self.position_size if self.allow_short else 0.0

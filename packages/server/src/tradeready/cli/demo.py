@@ -114,9 +114,7 @@ class _Server:
         deadline = time.monotonic() + timeout
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise CliError(
-                    "the platform did not start (is the port taken? try `tradeready demo --port 8001`)"
-                )
+                raise CliError("the platform did not start (is the port taken? try `tradeready demo --port 8001`)")
             time.sleep(0.02)
 
     def stop(self) -> None:

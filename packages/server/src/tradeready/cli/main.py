@@ -403,7 +403,13 @@ def data_list() -> None:
         w = d.to_dict()
         source = "SYNTHETIC" if d.source == "synthetic" else d.source
         table.add_row(
-            d.symbol, d.timeframe, source, w["first_time"], w["last_time"], str(d.count), str(d.gaps),
+            d.symbol,
+            d.timeframe,
+            source,
+            w["first_time"],
+            w["last_time"],
+            str(d.count),
+            str(d.gaps),
             str(d.missing_bars),
         )
     console.print(table)
@@ -482,8 +488,15 @@ def sessions_list(
         for r in rows:
             roi = (r.metrics or {}).get("roi_pct")
             table.add_row(
-                r.id, r.status, r.strategy_label, ",".join(r.symbols), r.timeframe, f"{r.step}/{r.total_steps}",
-                f"{r.equity:,.2f}", "" if roi is None else f"{roi:.2f}", f"{r.created_at:%Y-%m-%d %H:%M:%S}Z",
+                r.id,
+                r.status,
+                r.strategy_label,
+                ",".join(r.symbols),
+                r.timeframe,
+                f"{r.step}/{r.total_steps}",
+                f"{r.equity:,.2f}",
+                "" if roi is None else f"{roi:.2f}",
+                f"{r.created_at:%Y-%m-%d %H:%M:%S}Z",
             )
     console.print(table)
     console.print(f"{len(rows)} of {total} session(s)")

@@ -355,9 +355,7 @@ class MarketStore:
     def delete_dataset(self, symbol: str, timeframe: str) -> int:
         """Delete a dataset's candles and summary; returns the number of candles deleted."""
         table = _candles_table()
-        result = self.session.execute(
-            delete(table).where(table.c.symbol == symbol, table.c.timeframe == timeframe)
-        )
+        result = self.session.execute(delete(table).where(table.c.symbol == symbol, table.c.timeframe == timeframe))
         self.session.execute(
             delete(MarketDataset).where(MarketDataset.symbol == symbol, MarketDataset.timeframe == timeframe)
         )
@@ -378,9 +376,11 @@ class MarketStore:
                 self.session.flush()
             return None
         step = timeframe_ms(timeframe)
-        lagged = select(
-            (table.c.open_time - func.lag(table.c.open_time).over(order_by=table.c.open_time)).label("delta")
-        ).where(*where).subquery()
+        lagged = (
+            select((table.c.open_time - func.lag(table.c.open_time).over(order_by=table.c.open_time)).label("delta"))
+            .where(*where)
+            .subquery()
+        )
         gaps = self.session.execute(select(func.count()).where(lagged.c.delta > step)).scalar_one()
         sources = set(self.session.scalars(select(table.c.source).where(*where).distinct()))
         source = sources.pop() if len(sources) == 1 else "file"
@@ -511,4 +511,3 @@ class MarketStore:
 def clear_cache() -> None:
     """Forget every cached dataset of this process (tests; memory pressure)."""
     _cache.clear()
-
