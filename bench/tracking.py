@@ -3,10 +3,13 @@
 Same episodes (5 metrics each: roi_pct, sharpe_ratio, max_drawdown_pct, total_trades, reward_sum), same
 machine, loopback, one table at the end with ratios. Scenarios:
 
-1. one writer, one request per episode (MLflow: ``log_batch`` of the 5 metrics per episode);
+1. one writer, one request per episode (MLflow: ``log_batch`` of the 5 metrics per episode); ours
+   with a lean keep-alive ``http.client`` client (the headline figure, with the server's CPU time
+   per request read from ``/proc``) and again through httpx, our SDK's transport, which on this
+   machine costs the client about as much CPU per request as the whole ingest costs the server;
 2. one writer, batched (ours: 1,000 episodes per request; MLflow: ``log_batch`` at its limit of
    1,000 metrics, i.e. 200 episodes, per call);
-3. four concurrent writers (separate processes), one request per episode each, one run each;
+3. four concurrent writers (separate processes, lean client), one request per episode each, one run each;
 4. reading a 100,000-episode learning curve (ours: ``max_points=1000`` for a chart, and every point;
    MLflow: ``get_metric_history`` of the whole series);
 5. peak server memory (ours: the one server process's VmHWM; MLflow: the largest sampled RSS summed
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import multiprocessing
 import os
@@ -213,6 +217,9 @@ class Result:
     single_eps: float = float("nan")
     single_p50_ms: float = float("nan")
     single_p99_ms: float = float("nan")
+    single_server_cpu_ms: float = float("nan")
+    single_httpx_eps: float = float("nan")
+    single_httpx_p50_ms: float = float("nan")
     batched_eps: float = float("nan")
     writers_eps: float = float("nan")
     writers_p99_ms: float = float("nan")
@@ -228,10 +235,42 @@ class Result:
 # --- our platform ---------------------------------------------------------------------------
 
 
+class LeanClient:
+    """A keep-alive JSON client on the standard library's ``http.client``: little client CPU per request.
+
+    On this 2-core machine httpx spends about 0.4-0.9 ms of CPU per request, as much as the server's
+    whole ingest; the lean client shows what the server sustains. Both are reported.
+    """
+
+    def __init__(self, base: str, key: str) -> None:
+        url = httpx.URL(base)
+        self.prefix = url.path.rstrip("/")
+        self.conn = http.client.HTTPConnection(url.host, url.port, timeout=120)
+        self.headers = {"X-API-Key": key, "Content-Type": "application/json"}
+
+    def post(self, path: str, payload: Any) -> Any:
+        self.conn.request("POST", self.prefix + path, body=json.dumps(payload), headers=self.headers)
+        response = self.conn.getresponse()
+        body = response.read()
+        if response.status >= 300:
+            raise RuntimeError(f"POST {path}: {response.status} {body[:200]!r}")
+        return json.loads(body)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (from ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _our_writer(base: str, key: str, n: int, seed: int, barrier_at: float) -> tuple[int, float, list[float]]:
-    """One of the concurrent writers: its own run, one POST per episode."""
-    with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=60) as http:
-        run_id = http.post("/runs", json={"strategy_label": f"writer-{seed}"}).json()["run_id"]
+    """One of the concurrent writers: its own run, one POST per episode (lean client)."""
+    client = LeanClient(base, key)
+    try:
+        run_id = client.post("/runs", {"strategy_label": f"writer-{seed}"})["run_id"]
         rows = episode_rows(1, n, seed)
         while time.time() < barrier_at:
             time.sleep(0.001)
@@ -239,9 +278,25 @@ def _our_writer(base: str, key: str, n: int, seed: int, barrier_at: float) -> tu
         start = time.perf_counter()
         for row in rows:
             t0 = time.perf_counter()
-            http.post(f"/runs/{run_id}/episodes", json=row).raise_for_status()
+            client.post(f"/runs/{run_id}/episodes", row)
             latencies.append(time.perf_counter() - t0)
         return n, time.perf_counter() - start, latencies
+    finally:
+        client.close()
+
+
+def _single(post: Any, run_id: str, rows: list[dict[str, Any]], server_pid: int) -> tuple[float, list[float], float]:
+    """One POST per episode: (episodes/s, latencies, server CPU ms per request); 50 warm-up rows not counted."""
+    for row in rows[:50]:
+        post(f"/runs/{run_id}/episodes", row)
+    latencies = []
+    cpu0, start = cpu_seconds(server_pid), time.perf_counter()
+    for row in rows[50:]:
+        t0 = time.perf_counter()
+        post(f"/runs/{run_id}/episodes", row)
+        latencies.append(time.perf_counter() - t0)
+    elapsed = time.perf_counter() - start
+    return len(latencies) / elapsed, latencies, 1000 * (cpu_seconds(server_pid) - cpu0) / len(latencies)
 
 
 @contextlib.contextmanager
@@ -282,20 +337,25 @@ def bench_ours(backend: str, args: argparse.Namespace, work: Path) -> Result:
     result = Result(f"ours ({backend})", processes=1)
     with our_server(backend, work) as (base, key, proc, _url):
         with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=120) as http:
-            # 1. one request per episode
-            run_id = http.post("/runs", json={"strategy_label": "single"}).json()["run_id"]
-            rows = episode_rows(1, args.single, 1)
-            for row in rows[:50]:  # warm-up (connections, caches); not counted
-                http.post(f"/runs/{run_id}/episodes", json=row).raise_for_status()
-            latencies = []
-            start = time.perf_counter()
-            for row in rows[50:]:
-                t0 = time.perf_counter()
-                http.post(f"/runs/{run_id}/episodes", json=row).raise_for_status()
-                latencies.append(time.perf_counter() - t0)
-            elapsed = time.perf_counter() - start
-            result.single_eps = len(latencies) / elapsed
+            # 1. one request per episode: the lean client, then httpx (our SDK's transport), each its own run
+            lean = LeanClient(base, key)
+            try:
+                run_id = lean.post("/runs", {"strategy_label": "single"})["run_id"]
+                rate, latencies, cpu_ms = _single(lean.post, run_id, episode_rows(1, args.single, 1), proc.pid)
+            finally:
+                lean.close()
+            result.single_eps, result.single_server_cpu_ms = rate, cpu_ms
             result.single_p50_ms, result.single_p99_ms = 1000 * pct(latencies, 0.5), 1000 * pct(latencies, 0.99)
+            assert http.get(f"/runs/{run_id}").json()["total_episodes"] == args.single
+
+            def httpx_post(path: str, payload: Any) -> Any:
+                response = http.post(path, json=payload)
+                response.raise_for_status()
+                return response.json()
+
+            run_id = http.post("/runs", json={"strategy_label": "single-httpx"}).json()["run_id"]
+            rate, latencies, _ = _single(httpx_post, run_id, episode_rows(1, args.single, 2), proc.pid)
+            result.single_httpx_eps, result.single_httpx_p50_ms = rate, 1000 * pct(latencies, 0.5)
             assert http.get(f"/runs/{run_id}").json()["total_episodes"] == args.single
 
             # 2. batched (this run is also the 100k-episode curve)
@@ -452,6 +512,9 @@ ROWS = [
     ("episodes/s, one request per episode", "single_eps", "{:,.0f}", True, ">= 1,000"),
     ("  p50 latency ms", "single_p50_ms", "{:.2f}", False, ""),
     ("  p99 latency ms", "single_p99_ms", "{:.2f}", False, ""),
+    ("  server CPU ms per request", "single_server_cpu_ms", "{:.3f}", False, ""),
+    ("  same through httpx, episodes/s", "single_httpx_eps", "{:,.0f}", True, ""),
+    ("  same through httpx, p50 ms", "single_httpx_p50_ms", "{:.2f}", False, ""),
     ("episodes/s, batched", "batched_eps", "{:,.0f}", True, ">= 50,000"),
     ("episodes/s, 4 writers total", "writers_eps", "{:,.0f}", True, ">= 2,000"),
     ("  4 writers p99 ms", "writers_p99_ms", "{:.1f}", False, ""),

@@ -169,6 +169,35 @@ def test_batch_and_resends_never_duplicate(alice: httpx.Client) -> None:
     assert run["best_roi_pct"] == 51.0 and run["worst_roi_pct"] == 1.0 and run["last_roi_pct"] == 51.0
 
 
+def test_out_of_order_and_gapped_episodes_fold_into_the_same_aggregates(alice: httpx.Client) -> None:
+    """Episodes above every stored one take the two-statement path; lower ones the checked path."""
+    run_id = new_run(alice)["run_id"]
+    order = [5, 6, 1, 9, 2, 3, 4, 8, 7, 10]  # 5, 6, 9, 10 are above the stored maximum when sent
+    for n in order:
+        report = alice.post(f"/runs/{run_id}/episodes", json=episode(n, float(n))).json()
+        assert (report["accepted"], report["duplicates"], report["status"]) == (1, 0, "running")
+    mixed = alice.post(f"/runs/{run_id}/episodes", json={"episodes": [episode(11, 11.0), episode(3, 3.0)]}).json()
+    assert (mixed["accepted"], mixed["duplicates"], mixed["total_episodes"]) == (1, 1, 11)
+    run = alice.get(f"/runs/{run_id}").json()
+    assert [e["episode"] for e in run["episodes"]] == list(range(1, 12))
+    assert run["avg_roi_pct"] == pytest.approx(6.0) and run["total_steps"] == 11 * 100
+    assert (run["best_roi_pct"], run["worst_roi_pct"], run["last_episode"], run["last_roi_pct"]) == (
+        11.0,
+        1.0,
+        11,
+        11.0,
+    )
+
+
+def test_another_account_cannot_add_episodes_by_either_path(alice: httpx.Client, mallory: httpx.Client) -> None:
+    run_id = new_run(alice)["run_id"]
+    alice.post(f"/runs/{run_id}/episodes", json=episode(5, 5.0))
+    for sent in (episode(6, 6.0), episode(1, 1.0)):  # above the stored maximum, and below it
+        error(mallory.post(f"/runs/{run_id}/episodes", json=sent), 404, "run_not_found")
+    run = alice.get(f"/runs/{run_id}").json()
+    assert run["total_episodes"] == 1 and [e["episode"] for e in run["episodes"]] == [5]
+
+
 def test_resend_with_different_values_is_a_409_and_writes_nothing(alice: httpx.Client) -> None:
     run_id = new_run(alice)["run_id"]
     alice.post(f"/runs/{run_id}/episodes", json={"episodes": [episode(1, 1.0), episode(2, 2.0)]})

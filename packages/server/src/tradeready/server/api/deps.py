@@ -13,8 +13,8 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,6 +33,7 @@ __all__ = [
     "SettingsDep",
     "authenticate_request",
     "extract_api_key",
+    "run_authenticated",
 ]
 
 
@@ -165,3 +166,43 @@ async def get_current_account(auth: CurrentAuth) -> AccountRef:
 
 
 CurrentAccount = Annotated[AccountRef, Depends(get_current_account)]
+
+
+T = TypeVar("T")
+
+
+def _authenticated_work(
+    factory: sessionmaker[Session],
+    request: Request,
+    ctx: AuthContext | None,
+    work: Callable[[Session, AuthContext], T],
+) -> T:
+    with factory() as session:
+        try:
+            result = work(session, ctx if ctx is not None else authenticate_request(request, session))
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    return result
+
+
+async def run_authenticated(request: Request, work: Callable[[Session, AuthContext], T], *, inline: bool = True) -> T:
+    """Authenticate the caller, run ``work(session, auth)`` in one database session and commit it.
+
+    The path of the hot write routes (episode ingest, heartbeats, remote steps): one call instead of
+    FastAPI's per-dependency machinery, with the same rules as :data:`CurrentAuth` and
+    :data:`SessionDep` (committed when ``work`` returns, rolled back when it raises; committed before
+    the response is sent). When the key is cached, the rate limiter admits the call locally and
+    ``inline`` is true, everything runs on the event loop (a few short statements); otherwise it runs
+    in one worker thread, authentication included.
+
+    Example::
+
+        answer = await run_authenticated(request, lambda session, auth: service(session).step(auth.account.id, ...))
+    """
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    ctx = _auth_without_io(request) if inline else None
+    if ctx is not None:
+        return _authenticated_work(factory, request, ctx, work)
+    return await run_in_threadpool(_authenticated_work, factory, request, None, work)

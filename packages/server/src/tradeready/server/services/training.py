@@ -280,9 +280,7 @@ class TrainingService:
     def report_episodes(self, account_id: str, run_id: str, episodes: Sequence[EpisodeIn]) -> dict[str, Any]:
         """Store new episodes and fold them into the run's aggregates, in one transaction."""
         now = self.clock()
-        # ownership check and the run's write lock in one statement (nothing is written for another account's run)
-        run = self.store.lock_owned_run(run_id, account_id, now) if _RUN_ID_RE.match(run_id) else None
-        if run is None:
+        if not _RUN_ID_RE.match(run_id):
             raise _run_not_found(run_id)
         rows_by_number: dict[int, dict[str, Any]] = {}
         for episode in episodes:
@@ -296,6 +294,14 @@ class TrainingService:
                 )
             rows_by_number[episode.episode] = row
         rows = list(rows_by_number.values())
+        # the common case: every episode is numbered above the stored ones (two statements, nothing read)
+        added = self.store.add_new_episodes(run_id, account_id, rows, now)
+        if added is not None:  # its activity time is now: the stored status is the reported one
+            return self._episodes_report(run_id, added, str(added["status"]), accepted=len(rows), sent=len(episodes))
+        # ownership check and the run's write lock in one statement (nothing is written for another account's run)
+        run = self.store.lock_owned_run(run_id, account_id, now)
+        if run is None:
+            raise _run_not_found(run_id)
         stored = self.store.stored_episodes(run["pk"], list(rows_by_number))
         conflicts = [
             row["episode"]
@@ -317,12 +323,19 @@ class TrainingService:
             else self.store.get_run(run_id)
         )
         assert updated is not None
+        status = self.status_of(updated, now)
+        return self._episodes_report(run_id, updated, status, accepted=len(fresh), sent=len(episodes))
+
+    @staticmethod
+    def _episodes_report(
+        run_id: str, run: Mapping[Any, Any], status: str, *, accepted: int, sent: int
+    ) -> dict[str, Any]:
         return {
             "run_id": run_id,
-            "accepted": len(fresh),
-            "duplicates": len(episodes) - len(fresh),
-            "total_episodes": int(updated["total_episodes"]),
-            "status": self.status_of(updated, now),
+            "accepted": accepted,
+            "duplicates": sent - accepted,
+            "total_episodes": int(run["total_episodes"]),
+            "status": status,
         }
 
     def heartbeat(self, account_id: str, run_id: str, body: HeartbeatIn) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
-from tradeready.server.api.deps import CurrentAccount, SessionDep, authenticate_request
+from tradeready.server.api.deps import AuthContext, CurrentAccount, SessionDep, run_authenticated
+from tradeready.server.api.hot import hot
 from tradeready.server.schemas.backtests import (
     BacktestCreate,
     BacktestList,
@@ -104,6 +104,33 @@ def session_public(row: BacktestSession) -> dict[str, Any]:
     }
 
 
+# the step route first: routes are matched in order and remote stepping is the most frequent request
+@router.post("/backtests/{session_id}/step", response_model=StepPublic)
+@hot
+async def step_backtest(session_id: str, body: BacktestStep, request: Request) -> Response:
+    """Advance ``steps`` bars with ``targets`` (``null`` = hold).
+
+    The hot path of remote stepping: authentication, the step and the commit run in one
+    :func:`~tradeready.server.api.deps.run_authenticated` call. A step of a session whose simulator
+    is cached here and free runs on the event loop (a read, a guarded update and an insert); one
+    that must rebuild the simulator from the stored log, or wait for another request of the same
+    session, runs in a worker thread.
+    """
+    runtime = await get_runtime(request)
+    slot = runtime.cache.peek(session_id)
+    hot = slot is not None and slot.sim is not None and not slot.lock.locked() and body.steps <= _INLINE_STEPS
+
+    def work(db: Session, auth: AuthContext) -> dict[str, Any]:
+        return BacktestService(db, runtime).step(auth.account.id, session_id, body)
+
+    answer = await run_authenticated(request, work, inline=hot)
+    return Response(orjson.dumps(answer), media_type="application/json")
+
+
+_INLINE_STEPS = 64
+"""Steps of one request that may run on the event loop (longer requests go to a worker thread)."""
+
+
 @router.post("/backtests", status_code=status.HTTP_201_CREATED)
 def create_backtest(body: BacktestCreate, account: CurrentAccount, service: ServiceDep) -> BacktestPublic:
     """Create a session over stored candles (``[start_time, end_time)``, or a seeded window of it)."""
@@ -147,32 +174,6 @@ def replay_backtest(
 @router.get("/backtests/{session_id}")
 def get_backtest(session_id: str, account: CurrentAccount, service: ServiceDep) -> BacktestPublic:
     return BacktestPublic.model_validate(session_public(service.get(account.id, session_id)))
-
-
-@router.post("/backtests/{session_id}/step", response_model=StepPublic)
-async def step_backtest(session_id: str, body: BacktestStep, request: Request) -> Response:
-    """Advance ``steps`` bars with ``targets`` (``null`` = hold).
-
-    The hot path of remote stepping: authentication, the step and the commit run in ONE worker
-    thread (the same ``authenticate_request`` as every route, and the same commit/rollback rules as
-    ``SessionDep``) instead of one thread hop per dependency.
-    """
-    runtime = await get_runtime(request)
-    answer = await run_in_threadpool(_step_in_thread, request, runtime, session_id, body)
-    return Response(orjson.dumps(answer), media_type="application/json")
-
-
-def _step_in_thread(request: Request, runtime: BacktestRuntime, session_id: str, body: BacktestStep) -> dict[str, Any]:
-    factory: sessionmaker[Session] = request.app.state.session_factory
-    with factory() as db:
-        try:
-            account_id = authenticate_request(request, db).account.id
-            answer = BacktestService(db, runtime).step(account_id, session_id, body)
-            db.commit()
-        except BaseException:
-            db.rollback()
-            raise
-    return answer
 
 
 @router.post("/backtests/{session_id}/orders", status_code=status.HTTP_201_CREATED)

@@ -13,17 +13,18 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from pydantic_core import from_json
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
-from tradeready.server.api.deps import CurrentAuth, SessionDep
+from tradeready.server.api.deps import AuthContext, CurrentAuth, SessionDep, run_authenticated
+from tradeready.server.api.hot import hot
 from tradeready.server.errors import RequestValidationFailed
 from tradeready.server.schemas.training import (
     MAX_BATCH_EPISODES,
@@ -72,12 +73,18 @@ class ORJSON(Response):
         return orjson.dumps(content, option=_JSON_OPTIONS)
 
 
-async def episodes_body(request: Request) -> list[EpisodeIn]:
+def parse_episodes(raw: bytes) -> list[EpisodeIn]:
     """The episodes of a request body: one episode object, or ``{"episodes": [...]}``.
 
-    The JSON is parsed strictly: ``NaN``/``Infinity`` literals are rejected with a 422.
+    The JSON is parsed strictly: ``NaN``/``Infinity`` are rejected with a 422. A valid body is
+    validated once, straight from the bytes, as the shape it looks like; anything that fails is
+    parsed again step by step so that the 422 says precisely what is wrong.
     """
-    raw = await request.body()
+    looks_batched = b'"episodes"' in raw
+    with contextlib.suppress(ValidationError):
+        if looks_batched:
+            return EpisodeBatchIn.model_validate_json(raw).episodes
+        return [EpisodeIn.model_validate_json(raw)]
     try:
         payload = from_json(raw, allow_inf_nan=False)
     except ValueError as exc:
@@ -101,8 +108,6 @@ async def episodes_body(request: Request) -> list[EpisodeIn]:
         details=[{"field": "body", "message": "expected an object", "received": type(payload).__name__}],
     )
 
-
-EpisodesBody = Annotated[list[EpisodeIn], Depends(episodes_body)]
 
 _EPISODE_SCHEMA = EpisodeIn.model_json_schema()
 _EPISODES_OPENAPI: dict[str, Any] = {
@@ -148,16 +153,21 @@ async def create_run(body: RunCreate, auth: CurrentAuth, session: SessionDep, re
 
 
 @router.post("/runs/{run_id}/episodes", response_model=EpisodesReportPublic, openapi_extra=_EPISODES_OPENAPI)
-async def report_episodes(
-    run_id: str, episodes: EpisodesBody, auth: CurrentAuth, session: SessionDep, request: Request
-) -> Response:
-    """Report one episode or a batch; resends of the same episode are ignored."""
-    service = _service(request, session)
+@hot
+async def report_episodes(run_id: str, request: Request) -> Response:
+    """Report one episode or a batch; resends of the same episode are ignored.
 
-    def work() -> Response:
-        return _committed(session, service.report_episodes(auth.account.id, run_id, episodes))
+    The hottest route (a trainer reports every episode), served by the hot lane: authentication,
+    the writes and the commit run in one :func:`~tradeready.server.api.deps.run_authenticated` call,
+    on the event loop for small requests.
+    """
+    episodes = parse_episodes(await request.body())
+    settings: Settings = request.app.state.settings
 
-    return work() if len(episodes) <= INLINE_EPISODES else await run_in_threadpool(work)
+    def work(session: Session, auth: AuthContext) -> dict[str, Any]:
+        return TrainingService(session, settings).report_episodes(auth.account.id, run_id, episodes)
+
+    return ORJSON(await run_authenticated(request, work, inline=len(episodes) <= INLINE_EPISODES))
 
 
 @router.post("/runs/{run_id}/heartbeat", response_model=HeartbeatPublic)
