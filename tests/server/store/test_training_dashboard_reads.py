@@ -59,10 +59,10 @@ def numbers(rows: list[dict[str, object]]) -> list[object]:
     return [r["episode"] for r in rows]
 
 
-def test_roi_index_exists(session: tuple[Session, str, str]) -> None:
+def test_episodes_carry_no_secondary_index(session: tuple[Session, str, str]) -> None:
+    """Migration 0007: every episode insert maintains the primary key only."""
     db, _, _ = session
-    indexes = {ix["name"]: ix["column_names"] for ix in inspect(db.get_bind()).get_indexes("training_episodes")}
-    assert indexes["ix_training_episodes_run_roi"] == ["run_pk", "roi_pct"]
+    assert inspect(db.get_bind()).get_indexes("training_episodes") == []
 
 
 def test_sorted_pages_put_nulls_last_and_break_ties_by_episode(session: tuple[Session, str, str]) -> None:

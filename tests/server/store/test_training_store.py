@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 from sqlalchemy import insert, inspect
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +15,7 @@ from tradeready.server.db.engine import make_engine, make_session_factory
 from tradeready.server.db.migrate import upgrade
 from tradeready.server.settings import Settings
 from tradeready.server.store.models.training import TrainingEpisode
-from tradeready.server.store.training import EPISODE_COLUMNS, EpisodeStats, TrainingStore
+from tradeready.server.store.training import EPISODE_COLUMNS, EpisodeStats, SeriesCache, TrainingStore
 
 NOW = datetime(2026, 3, 1, 10, tzinfo=UTC)
 
@@ -90,3 +92,104 @@ def test_bulk_insert_skips_existing_episodes_and_aggregates_add_up(platform_sett
                 session.execute(insert(TrainingEpisode), [{"run_pk": run["pk"], **row(1, 9.0)}])
     finally:
         engine.dispose()
+
+
+def _new_run(store: TrainingStore, account_id: str, run_id: str) -> int:
+    assert store.create_run(
+        run_id=run_id, account_id=account_id, strategy_label="x", env_id=None, config={}, total_timesteps=None, now=NOW
+    )
+    run = store.get_run(run_id)
+    assert run is not None
+    return int(run["pk"])
+
+
+def test_add_new_episodes_writes_only_when_every_episode_is_new_and_owned(platform_settings: Settings) -> None:
+    engine = make_engine(platform_settings.resolved_database_url)
+    upgrade(platform_settings.resolved_database_url)
+    owner = create_account(platform_settings, "owner")
+    other = create_account(platform_settings, "other")
+    try:
+        with make_session_factory(engine)() as session:
+            store = TrainingStore(session)
+            pk = _new_run(store, owner.account_id, "run_fast")
+            added = store.add_new_episodes("run_fast", owner.account_id, [row(1, 1.0), row(3, 3.0)], NOW)
+            assert added is not None and (added["pk"], added["total_episodes"], added["status"]) == (pk, 2, "running")
+            # another account's run, and numbers at or below the stored maximum: nothing written
+            assert store.add_new_episodes("run_fast", other.account_id, [row(4, 4.0)], NOW) is None
+            assert store.add_new_episodes("run_fast", owner.account_id, [row(2, 2.0), row(5, 5.0)], NOW) is None
+            assert store.add_new_episodes("run_fast", owner.account_id, [row(3, 3.0)], NOW) is None
+            assert store.add_new_episodes("run_nope", owner.account_id, [row(9, 9.0)], NOW) is None
+            session.commit()
+            run = store.get_run("run_fast")
+            assert run is not None
+            assert (run["total_episodes"], run["sum_roi_pct"], run["last_episode"], run["best_roi_pct"]) == (
+                2,
+                4.0,
+                3,
+                3.0,
+            )
+            assert store.metric_series(pk, "roi_pct")[0].tolist() == [1, 3]
+    finally:
+        engine.dispose()
+
+
+def test_cached_series_is_always_the_stored_episodes(platform_settings: Settings) -> None:
+    engine = make_engine(platform_settings.resolved_database_url)
+    upgrade(platform_settings.resolved_database_url)
+    account = create_account(platform_settings, "series")
+    factory = make_session_factory(engine)
+
+    def add(rows: list[dict[str, object]]) -> None:  # the way the service writes: checked path, own session
+        with factory() as session:
+            store = TrainingStore(session)
+            run = store.lock_owned_run("run_series", account.account_id, NOW)
+            assert run is not None
+            fresh = [
+                r for r in rows if r["episode"] not in store.stored_episodes(run["pk"], [r["episode"] for r in rows])
+            ]
+            store.insert_episodes(run["pk"], fresh)
+            store.add_to_aggregates(run["pk"], EpisodeStats.of(fresh), NOW)
+            session.commit()
+
+    def chart() -> tuple[list[int], list[float]]:  # a reader in its own session, as another worker would be
+        with factory() as session:
+            store = TrainingStore(session)
+            run = store.get_run("run_series")
+            assert run is not None
+            episodes, values = store.cached_metric_series(run, "roi_pct")
+            assert not episodes.flags.writeable and not values.flags.writeable
+            return episodes.tolist(), values.tolist()
+
+    try:
+        with factory() as session:
+            _new_run(TrainingStore(session), account.account_id, "run_series")
+            session.commit()
+        assert chart() == ([], [])
+        add([row(1, 1.0), row(2, 2.0), row(4, 4.0)])
+        assert chart() == ([1, 2, 4], [1.0, 2.0, 4.0])
+        with factory() as session:  # unchanged run: the very arrays of the cache
+            store = TrainingStore(session)
+            run = store.get_run("run_series")
+            assert run is not None
+            assert store.cached_metric_series(run, "roi_pct")[0] is store.cached_metric_series(run, "roi_pct")[0]
+        add([row(5, 5.0), row(6, 6.0)])  # above the cached last one: topped up
+        assert chart() == ([1, 2, 4, 5, 6], [1.0, 2.0, 4.0, 5.0, 6.0])
+        add([row(3, 3.0), row(7, 7.0)])  # one below the cached last one: read again
+        assert chart() == ([1, 2, 3, 4, 5, 6, 7], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    finally:
+        engine.dispose()
+
+
+def test_series_cache_is_bounded_by_points_least_recently_used_first() -> None:
+    cache = SeriesCache(max_points=10)
+
+    def series(n: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        return np.arange(n, dtype=np.int64), np.zeros(n)
+
+    cache.put("a", series(4))
+    cache.put("b", series(4))
+    assert cache.get("a") is not None  # "a" is now the most recently used
+    cache.put("c", series(4))  # 12 points > 10: the least recently used ("b") goes
+    assert cache.get("b") is None and cache.get("a") is not None and cache.get("c") is not None
+    cache.put("huge", series(11))  # larger than the whole cache: not kept
+    assert cache.get("huge") is None and cache.get("a") is not None

@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -140,5 +141,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def create_app_from_env() -> FastAPI:
-    """Factory for uvicorn workers (``tradeready.server.app:create_app_from_env``): settings from ``TRADEREADY_*``."""
-    return create_app(Settings())
+    """Factory for uvicorn workers (``tradeready.server.app:create_app_from_env``): settings from ``TRADEREADY_*``.
+
+    The worker is a long-lived process, so the start-up heap (modules, the application) is frozen out
+    of the cyclic garbage collector's way (:func:`gc.freeze`): a collection then walks only what
+    requests allocate. Ingesting a batch of 1,000 episodes spent about half its parse time in
+    collections that walked the whole start-up heap.
+    """
+    app = create_app(Settings())
+    gc.collect()
+    gc.freeze()
+    return app

@@ -468,7 +468,7 @@ class TrainingService:
         self, run: Mapping[Any, Any], metric: str, window: int, max_points: int | None, *, as_json: bool = False
     ) -> dict[str, Any]:
         """The curve; with ``as_json`` its points come pre-serialised (an ``orjson.Fragment``), chunk by chunk."""
-        episodes, values = self.store.metric_series(run["pk"], metric)
+        episodes, values = self.store.cached_metric_series(run, metric)
         smoothed = trailing_mean(values, window)
         n_total = int(episodes.shape[0])
         method = "none"

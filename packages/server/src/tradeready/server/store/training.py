@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -48,7 +50,15 @@ from sqlalchemy.orm import Session
 from tradeready.server.store.models.base import UTCDateTime
 from tradeready.server.store.models.training import TrainingEpisode, TrainingRun
 
-__all__ = ["EPISODE_COLUMNS", "EPISODE_SORT_COLUMNS", "EpisodeStats", "TrainingStore", "status_filter"]
+__all__ = [
+    "EPISODE_COLUMNS",
+    "EPISODE_SORT_COLUMNS",
+    "SERIES_CACHE",
+    "EpisodeStats",
+    "SeriesCache",
+    "TrainingStore",
+    "status_filter",
+]
 
 RUNS: Table = TrainingRun.__table__  # type: ignore[assignment]
 EPISODES: Table = TrainingEpisode.__table__  # type: ignore[assignment]
@@ -243,6 +253,58 @@ _EPISODE_VALUES = itemgetter(*EPISODE_COLUMNS)
 _CONVERTED_AT = tuple(
     1 + EPISODE_COLUMNS.index(name) for name in ("started_at", "ended_at", "metrics")
 )  # indexes in an insert's parameter row (run_pk first)
+
+
+def _check_metric(metric: str) -> None:
+    """Only numeric episode columns are series (the name is interpolated into SQL, so this check is a guard)."""
+    if metric not in EPISODES.c or metric in {"session_id", "started_at", "ended_at", "metrics"}:
+        raise ValueError(f"no numeric episode column {metric!r}")
+
+
+class SeriesCache:
+    """Metric series of recently charted runs in this process, least recently used first out.
+
+    Bounded by the points it holds (episode number and value, 16 bytes each). Entries are only a
+    copy: :meth:`TrainingStore.cached_metric_series` checks every one against the run row before use,
+    so several workers and servers over one database stay correct.
+    """
+
+    def __init__(self, max_points: int) -> None:
+        self.max_points = max_points
+        self._entries: OrderedDict[Hashable, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = OrderedDict()
+        self._points = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, series: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]) -> None:
+        size = len(series[0])
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._points -= len(old[0])
+            if size > self.max_points:
+                return
+            self._entries[key] = series
+            self._points += size
+            while self._points > self.max_points:
+                _, dropped = self._entries.popitem(last=False)
+                self._points -= len(dropped[0])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._points = 0
+
+
+SERIES_CACHE = SeriesCache(max_points=4_000_000)
+"""This process's :class:`SeriesCache` (at most 4 million points, 64 MB)."""
+
 _DRIVER_SQL: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
 
 
@@ -501,13 +563,66 @@ class TrainingStore:
         stmt = select(*cols).where(EPISODES.c.run_pk == run_pk).order_by(EPISODES.c.episode).limit(limit).offset(offset)
         return list(self.session.execute(stmt).mappings())
 
+    def cached_metric_series(
+        self, run: Mapping[Any, Any], metric: str
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """:meth:`metric_series` of ``run`` (a run row) through this process's :data:`SERIES_CACHE`.
+
+        Every cached series is the run's stored episodes as one statement saw them. Episodes are never
+        changed or removed once stored, so a cached series holding as many episodes as the run row
+        counts is the stored one. One holding fewer is topped up by one statement that reads the
+        episodes numbered above its last together with the run's count (the same snapshot): when they
+        add up, the result is again exactly the stored episodes; otherwise (an episode arrived below
+        the last one) the series is read again. The arrays returned are shared and read-only.
+        """
+        key = (str(self.session.get_bind().engine.url), str(run["run_id"]), int(run["pk"]), metric)
+        cached = SERIES_CACHE.get(key)
+        if cached is not None and len(cached[0]) != int(run["total_episodes"]):
+            last = int(cached[0][-1]) if len(cached[0]) else -1
+            more_episodes, more_values, total = self._series_after(int(run["pk"]), metric, last)
+            cached = (
+                (np.concatenate([cached[0], more_episodes]), np.concatenate([cached[1], more_values]))
+                if len(cached[0]) + len(more_episodes) == total
+                else None
+            )
+        if cached is None:
+            cached = self.metric_series(int(run["pk"]), metric)
+        for array in cached:
+            array.flags.writeable = False
+        SERIES_CACHE.put(key, cached)
+        return cached
+
+    def _series_after(
+        self, run_pk: int, metric: str, after: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], int]:
+        """The run's episodes numbered above ``after`` (numbers, ``metric``) and its episode count, in one statement."""
+        _check_metric(metric)
+        mark = "%s" if self.dialect == "postgresql" else "?"
+        sql = (
+            f"SELECT r.total_episodes, e.episode, e.{metric} FROM training_runs r "
+            f"LEFT JOIN training_episodes e ON e.run_pk = r.pk AND e.episode > {mark} "
+            f"WHERE r.pk = {mark} ORDER BY e.episode"
+        )
+        dbapi = self.session.connection().connection.dbapi_connection
+        assert dbapi is not None
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute(sql, (after, run_pk))
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        if not rows:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64), 0
+        found = [(episode, value) for _, episode, value in rows if episode is not None]
+        table = np.array(found, dtype=np.float64).reshape(-1, 2)  # None -> nan
+        return table[:, 0].astype(np.int64), np.ascontiguousarray(table[:, 1]), int(rows[0][0])
+
     def metric_series(self, run_pk: int, metric: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """Episode numbers and one metric over the whole run, in episode order (NaN where null).
 
         One query on the primary-key index selecting two columns, read straight from the driver.
         """
-        if metric not in EPISODES.c or metric in {"session_id", "started_at", "ended_at", "metrics"}:
-            raise ValueError(f"no numeric episode column {metric!r}")
+        _check_metric(metric)
         if self.dialect == "postgresql":
             return self._pg_metric_series(run_pk, metric)
         sql = f"SELECT episode, {metric} FROM training_episodes WHERE run_pk = ? ORDER BY episode"

@@ -70,10 +70,8 @@ class TrainingEpisode(Base):
 
     __tablename__ = "training_episodes"
     # SQLite: cluster rows by (run_pk, episode) so a run's curve is one sequential range scan.
-    __table_args__ = (
-        Index("ix_training_episodes_run_roi", "run_pk", "roi_pct"),
-        {"sqlite_with_rowid": False},
-    )
+    # (no index on ROI: migration 0007 dropped it, inserts are the hot path)
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     run_pk: Mapped[int] = mapped_column(ForeignKey("training_runs.pk", ondelete="CASCADE"), primary_key=True)
     episode: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
