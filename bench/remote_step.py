@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client as http_client
+import json
 import os
 import socket
 import subprocess
@@ -65,7 +67,7 @@ def _prepare(settings: Settings) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def _server(home: Path, database_url: str | None, port: int) -> Iterator[str]:
+def _server(home: Path, database_url: str | None, port: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     env = dict(os.environ, TRADEREADY_HOME=str(home))
     if database_url:
         env["TRADEREADY_DATABASE_URL"] = database_url
@@ -83,7 +85,7 @@ def _server(home: Path, database_url: str | None, port: int) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the platform did not start")
             time.sleep(0.1)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -119,6 +121,40 @@ def bench_httpx(url: str, api_key: str, steps: int) -> float:
             return response
 
         return _timed(steps, step)
+
+
+def bench_lean(url: str, api_key: str, steps: int) -> float:
+    """The same steps through the standard library's keep-alive ``http.client``: little client CPU per request.
+
+    On this 2-core machine httpx spends about as much CPU per request as the server's whole step,
+    so this row shows what the server sustains for one client; the httpx and SDK rows what a
+    Python client built on httpx gets.
+    """
+    with httpx.Client(base_url=url + "/api/v1", headers={"X-API-Key": api_key}) as http:
+        session_id = http.post("/backtests", json=_session_body(steps + 50)).json()["session_id"]
+    parsed = httpx.URL(url)
+    conn = http_client.HTTPConnection(parsed.host, parsed.port, timeout=60)
+    headers = {"X-API-Key": api_key, "Content-Type": "application/json"}
+    path = f"/api/v1/backtests/{session_id}/step"
+
+    def step(k: int) -> object:
+        conn.request("POST", path, body=json.dumps({"steps": 1, "targets": [0.5 if k % 2 else 0.2]}), headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"step {k}: {response.status} {body[:200]!r}")
+        return body
+
+    try:
+        return _timed(steps, step)
+    finally:
+        conn.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (from ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench_floor(url: str, api_key: str, requests: int) -> tuple[float, float]:
@@ -199,12 +235,16 @@ def main() -> None:
         settings = Settings(home=home, database_url=args.database_url)
         account_id, api_key = _prepare(settings)
         backend = "postgresql" if args.database_url else "sqlite"
-        with _server(home, args.database_url, _free_port()) as url:
+        with _server(home, args.database_url, _free_port()) as (url, server):
             print(f"remote step, one client, one step per request, keep-alive ({backend}, {os.cpu_count()} cores, "
                   f"load {os.getloadavg()[0]:.2f})")  # fmt: skip
             health, account = bench_floor(url, api_key, args.steps)
             print(f"  floor: GET /health    {health:8.0f} req/s   (no auth, no work)")
             print(f"  floor: GET /account   {account:8.0f} req/s   (authentication only)")
+            cpu0 = cpu_seconds(server.pid)
+            rate = bench_lean(url, api_key, args.steps)
+            server_ms = 1000 * (cpu_seconds(server.pid) - cpu0) / (args.steps + 51)
+            print(f"  http.client (lean)    {rate:8.0f} steps/s   (server CPU {server_ms:.3f} ms per step)")
             rate = bench_httpx(url, api_key, args.steps)
             print(f"  httpx.Client          {rate:8.0f} steps/s")
             try:
