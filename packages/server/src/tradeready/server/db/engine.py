@@ -36,7 +36,10 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping: it is a round trip on every checkout, a third of an episode ingest's. A connection
+    # that died (PostgreSQL restarted) fails the request it serves, as a disconnect, which makes
+    # SQLAlchemy discard the whole pool; clients retry such 5xx answers (the SDK and the tracker do).
+    return create_engine(url, pool_size=10, max_overflow=20)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
