@@ -76,7 +76,7 @@ def main() -> None:
         home = Path(tmp)
         _, api_key = _prepare(Settings(home=home, database_url=args.database_url))
         port = _free_port()
-        with _server(home, args.database_url, port) as url:
+        with _server(home, args.database_url, port) as (url, _process):
             pid = _server_pid(port)
             time.sleep(0.5)
             idle = _status(pid)
