@@ -180,7 +180,8 @@ def _authenticated_work(
     with factory() as session:
         try:
             result = work(session, ctx if ctx is not None else authenticate_request(request, session))
-            session.commit()
+            if session.in_transaction():  # a service that committed itself left nothing to do
+                session.commit()
         except BaseException:
             session.rollback()
             raise
