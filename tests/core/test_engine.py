@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tradeready_core.engine import EngineConfig, Simulator, replay
+from tradeready_core.engine import EngineConfig, Fill, FillLog, Simulator, replay
 from tradeready_core.errors import EpisodeFinishedError, InvalidParameterError
 from tradeready_core.timeframes import bars_per_year
 
@@ -238,3 +239,31 @@ def test_replay_matches_and_engine_metrics_match_empyrical_on_real_candles() -> 
     assert m.sortino_ratio == pytest.approx(empyrical.sortino_ratio(r, annualization=annual), rel=1e-9)
     assert m.max_drawdown_pct == pytest.approx(-100.0 * empyrical.max_drawdown(r), rel=1e-9)
     assert m.total_trades == len(result.fills) > 80
+
+
+def test_fill_log_is_a_live_read_only_sequence_of_fills() -> None:
+    sim = make_sim([100.0, 100.0, 110.0, 120.0], fee_rate=0.001, slippage_bps=0.0)
+    log = sim.fills
+    assert isinstance(log, FillLog)
+    assert len(log) == 0 and log == [] and list(log) == []
+    sim.step1(0.5)
+    sim.step1(0.0)
+    assert len(log) == 2  # live: the same object sees the new fills
+    first, second = log
+    assert isinstance(first, Fill) and (first.side, first.bar, second.side, second.bar) == ("buy", 1, "sell", 2)
+    assert log[0] == first and log[-1] == second and log[-1].price == 110.0
+    assert log[1:] == [second] and isinstance(log[:1], list) and isinstance(log[:1][0], Fill)
+    assert log == [first, second] and log == sim.fills and log != [first] and log != [second, first]
+    assert sim.result().fills == [first, second]
+    assert repr(log).startswith("FillLog([Fill(bar=1, asset=0, side='buy'")
+    with pytest.raises(IndexError):
+        log[2]
+    with pytest.raises(TypeError):
+        hash(log)
+    with pytest.raises(AttributeError):
+        log.append(first)  # type: ignore[attr-defined]
+    # stored as plain tuples of atomic values: the garbage collector stops tracking them
+    gc.collect()
+    assert not any(gc.is_tracked(row) for row in sim._fills)
+    sim.reset(0)
+    assert len(sim.fills) == 0 and len(log) == 2  # a new episode starts a new log

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,6 +82,9 @@ def test_accounting_invariants_hold_at_every_step(case: Case) -> None:
         new: list[Fill] = sim.fills[n_fills:]
         assert sim.step_fills == len(new)
         assert sim.step_fees >= 0.0 and sim.step_slippage >= 0.0 and sim.step_borrow >= 0.0
+        rebalance = [f for f in new if f.kind == "target"]  # each asset traded at most once, sells first
+        assert len({f.asset for f in rebalance}) == len(rebalance)
+        assert [f.side for f in rebalance] == sorted((f.side for f in rebalance), key="sell".__ne__)
         # position x price change along each asset's fill path, minus every cost
         explained = 0.0
         scale = abs(e_before) + abs(sim.equity)
@@ -138,6 +142,54 @@ def test_fast_path_general_path_and_replay_are_bit_identical(case: Case) -> None
     assert result.equity.tobytes() == fast.equity_curve().tobytes()
     assert result.fills == fast.fills
     assert result.metrics == fast.metrics()
+
+
+class _PlainSimulator(Simulator):
+    """The rebalance written plainly on the general ``_trade`` (orders and liquidations use it): the
+    oracle of the fast paths ``Simulator.step1`` and ``Simulator._rebalance``."""
+
+    def step1(self, target: float) -> bool:
+        return self.step((target,))
+
+    def _rebalance(self, n: int, targets: Sequence[float] | np.ndarray) -> None:
+        ws = [float(w) for w in targets]
+        qs = self.holdings
+        opens = [self._open[i][n] for i in range(self.n_assets)]
+        pv = 0.0
+        for qi, oi in zip(qs, opens, strict=True):
+            pv += qi * oi
+        eq = self.cash + pv
+        if eq <= 0.0:
+            return
+        clipped = self._clip_targets(ws, opens, eq)
+        deltas = [(i, w * eq / opens[i] - qs[i]) for i, w in enumerate(clipped) if w is not None]
+        for i, dq in deltas:
+            if dq < 0.0:
+                self._trade(i, dq, opens[i], n, "target", None, True)
+        for i, dq in deltas:
+            if dq > 0.0:
+                self._trade(i, dq, opens[i], n, "target", None, True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases(max_assets=3))
+def test_fast_target_trades_equal_the_general_trade(case: Case) -> None:
+    fast = Simulator(case.open, case.high, case.low, case.close, case.config, "1h")
+    plain = _PlainSimulator(case.open, case.high, case.low, case.close, case.config, "1h")
+    for row in case.targets.tolist():
+        done = [sim.step1(row[0]) if sim.n_assets == 1 else sim.step(row) for sim in (fast, plain)]
+        assert done[0] == done[1]
+        state = [
+            (sim.cash, sim.equity, sim.positions, sim.step_fees, sim.step_fills, sim.step_slippage, sim.step_borrow)
+            for sim in (fast, plain)
+        ]
+        assert state[0] == state[1]
+        if done[0]:
+            break
+    assert fast.equity_curve().tobytes() == plain.equity_curve().tobytes()
+    assert fast.fills == plain.fills
+    assert (fast.total_fees, fast.bankrupt) == (plain.total_fees, plain.bankrupt)
+    assert fast.result().metrics == plain.result().metrics
 
 
 @settings(max_examples=100, deadline=None)

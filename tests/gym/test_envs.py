@@ -19,7 +19,9 @@ import tradeready_gym
 from tradeready_core.engine import replay
 from tradeready_core.errors import InsufficientDataError, InvalidParameterError
 from tradeready_gym.envs import DiscreteTradingEnv, NullTracker, TradingEnv
-from tradeready_gym.rewards import SharpeReward
+from tradeready_gym.envs import base as base_module
+from tradeready_gym.envs.base import DEFAULT_FEATURES
+from tradeready_gym.rewards import LogReturnReward, SharpeReward, StepState
 
 MARKET = Path("/work/shared/data/market")
 SINGLE_IDS = [i for i in tradeready_gym.ENV_IDS if "Portfolio" not in i]
@@ -328,6 +330,8 @@ def test_other_construction_errors(candles: dict[str, pd.DataFrame]) -> None:
         gym.make("TradeReady-BTC-v0", data=candles["BTC"].iloc[:80], track_training=False)
     with pytest.raises(gym.error.ResetNeeded):
         make("TradeReady-BTC-v0", candles).unwrapped.step(0)
+    with pytest.raises(gym.error.ResetNeeded):  # registered without OrderEnforcing: the env enforces it
+        make("TradeReady-Portfolio-v0", candles).step([0.5, 0.0, 0.0])
     cont = make("TradeReady-BTC-Continuous-v0", candles)
     cont.reset(seed=0)
     with pytest.raises(InvalidParameterError, match="action must be finite"):
@@ -361,3 +365,90 @@ def test_observation_bounds_hold_over_a_full_episode(candles: dict[str, pd.DataF
         assert space.contains(obs) and np.all(np.isfinite(obs))
         obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
         done = terminated or truncated
+
+
+class _CalledLogReturn(LogReturnReward):
+    """The default reward, but always called (step() computes the plain LogReturnReward inline)."""
+
+    def __call__(self, prev_equity: float, equity: float, state: StepState) -> float:
+        return super().__call__(prev_equity, equity, state)
+
+
+def test_inline_default_reward_equals_calling_it(candles: dict[str, pd.DataFrame]) -> None:
+    kwargs = {"episode_length": 400, "allow_short": True, "fee_rate": 0.01}
+    inline = make("TradeReady-ETH-Continuous-v0", candles, **kwargs)
+    called = make("TradeReady-ETH-Continuous-v0", candles, reward_function=_CalledLogReturn(), **kwargs)
+    assert inline.unwrapped._log_return and not called.unwrapped._log_return  # type: ignore[attr-defined]
+    inline.reset(seed=3)
+    called.reset(seed=3)
+    inline.action_space.seed(3)
+    rewards = []
+    for _ in range(400):
+        action = inline.action_space.sample()
+        _, r_inline, *_ = inline.step(action)
+        _, r_called, *_ = called.step(action)
+        assert r_inline == r_called
+        rewards.append(r_inline)
+    assert len(set(rewards)) > 300
+    with pytest.raises(InvalidParameterError, match=r"reward_function must be a tradeready_gym\.rewards\.Reward"):
+        inline.unwrapped.reward_function = "log"  # type: ignore[attr-defined]
+    inline.unwrapped.reward_function = SharpeReward(window=5)  # type: ignore[attr-defined]
+    assert not inline.unwrapped._log_return  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("env_id", "features"),
+    [
+        ("TradeReady-BTC-v0", list(DEFAULT_FEATURES)),
+        ("TradeReady-SOL-Continuous-v0", ["ohlcv", "unrealized_pnl", "position", "macd", "balance"]),
+        ("TradeReady-Portfolio-v0", ["position", "ohlcv", "balance", "unrealized_pnl"]),
+    ],
+)
+def test_step_observation_equals_the_general_path(
+    env_id: str, features: list[str], candles: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # step() writes the observation inline from a cache of window views; _observe() slices and writes
+    # the scalars the general way; without the cache (large datasets) step() slices too
+    env = make(env_id, candles, observation_features=features, allow_short=True, episode_length=300)
+    monkeypatch.setattr(base_module, "_VIEW_CACHE_MAX_BARS", 10)
+    uncached = make(env_id, candles, observation_features=features, allow_short=True, episode_length=300)
+    base: TradingEnv = env.unwrapped  # type: ignore[assignment]
+    assert base._views is not None and uncached.unwrapped._views is None  # type: ignore[attr-defined]
+    obs, _ = env.reset(seed=5)
+    assert obs.tobytes() == uncached.reset(seed=5)[0].tobytes()
+    env.action_space.seed(5)
+    scalars = set()
+    for _ in range(300):
+        action = env.action_space.sample()
+        obs, *_ = env.step(action)
+        assert obs.tobytes() == base._observe(base._sim.t).tobytes()  # type: ignore[union-attr]
+        assert obs.tobytes() == uncached.step(action)[0].tobytes()
+        scalars.add(obs[base._window :].tobytes())
+    assert len(scalars) > 100  # the portfolio scalars moved
+
+
+def test_action_validation(candles: dict[str, pd.DataFrame]) -> None:
+    cont = make("TradeReady-BTC-Continuous-v0", candles).unwrapped
+    cont.reset(seed=0)
+    for bad in (np.array([0.5, 0.5], dtype=np.float32), 0.5, "0.5x", [None], np.array([np.inf], dtype=np.float32)):
+        with pytest.raises(InvalidParameterError, match="action must be"):
+            cont.step(bad)
+    cont.step([0.5])  # any one-element sequence
+    cont.step(np.array([2], dtype=np.int64))  # clipped to 1
+    assert cont._log[:2] == [0.5, 1.0]  # type: ignore[attr-defined]
+    port = make("TradeReady-Portfolio-v0", candles).unwrapped
+    port.reset(seed=0)
+    for bad in (
+        np.ones((1, 3), dtype=np.float32),
+        np.ones((3, 1), dtype=np.float32),
+        np.array([0.1, 0.2], dtype=np.float32),
+        [0.1, math.nan, 0.2],
+        [0.1, "x", 0.2],
+        None,
+    ):
+        with pytest.raises(InvalidParameterError, match="action must be 3 finite weights"):
+            port.step(bad)
+    port.step(np.array([1, 0, 3], dtype=np.int64))  # integers: clipped to [0, 1], then divided by their sum
+    port.step([0.2, -1.0, 0.3])
+    assert port._log[:6] == [0.5, 0.0, 0.5, 0.2, 0.0, 0.3]  # type: ignore[attr-defined]
+    assert all(isinstance(w, float) for w in port._log[:6])  # type: ignore[attr-defined]

@@ -43,7 +43,7 @@ def test_run_registered_on_first_reset_episodes_and_completion(platform: Platfor
     assert config["env"]["episode_length"] == 24 and config["env"]["lookback_window"] == 10
     assert config["reward"] == {"name": "LogReturnReward", "params": {}}
     assert config["features"]["features"] == ["ohlcv", "rsi_14", "macd", "bollinger", "balance", "position"]
-    assert [w["name"] for w in config["wrappers"]] == ["OrderEnforcing", "PassiveEnvChecker"]
+    assert [w["name"] for w in config["wrappers"]] == ["PassiveEnvChecker"]
     assert config["versions"]["tradeready-gym"] and config["dataset"]["synthetic"] is False
     assert "api_key" not in str(config) and platform.account.api_key not in str(config)
 

@@ -71,9 +71,9 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -87,6 +87,7 @@ __all__ = [
     "EngineConfig",
     "EpisodeResult",
     "Fill",
+    "FillLog",
     "Order",
     "Simulator",
     "replay",
@@ -166,7 +167,58 @@ class Fill(NamedTuple):
         return self._asdict()
 
 
-_new_fill = tuple.__new__  # builds a Fill without the generated __new__ (hot path)
+_new_fill = tuple.__new__  # builds a Fill from a row without the generated __new__
+
+_FillRow = tuple[int, int, str, float, float, float, str, float | None, int | None]
+"""A fill as the engine stores it: a plain tuple of the :class:`Fill` fields, in order."""
+
+
+class FillLog(Sequence[Fill]):
+    """The fills of an episode, oldest first: a live, read-only sequence of :class:`Fill`.
+
+    The engine stores each fill as a plain tuple of atomic values, which Python's garbage collector
+    stops tracking after its first pass (a ``Fill`` named tuple would be re-scanned by every
+    collection, for the whole episode); a ``Fill`` is made when an item is read.
+
+    >>> sim = Simulator([[1.0], [1.0], [1.0]], [[1.0]] * 3, [[1.0]] * 3, [[1.0]] * 3)
+    >>> sim.step1(0.5)
+    False
+    >>> len(sim.fills), sim.fills[0].side, sim.fills[-1:] == [sim.fills[0]], list(sim.fills) == sim.fills
+    (1, 'buy', True, True)
+    """
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[_FillRow]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Fill: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Fill]: ...
+    def __getitem__(self, index: int | slice) -> Fill | list[Fill]:
+        if isinstance(index, slice):
+            return [_new_fill(Fill, row) for row in self._rows[index]]
+        return _new_fill(Fill, self._rows[index])
+
+    def __iter__(self) -> Iterator[Fill]:
+        for row in self._rows:
+            yield _new_fill(Fill, row)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FillLog):
+            return self._rows == other._rows
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return len(self._rows) == len(other) and all(a == b for a, b in zip(self._rows, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # a live view of a growing list
+
+    def __repr__(self) -> str:
+        return f"FillLog({list(self)!r})"
 
 
 @dataclass(slots=True)
@@ -253,8 +305,58 @@ class Simulator:
     ``equity``, ``holdings`` (held quantity per asset, negative = short; a list the engine
     updates in place, never modify it), ``step_fees``, ``step_fills``, ``step_slippage``,
     ``step_borrow``, ``done``, ``bankrupt``, ``total_fees``; ``positions`` is a copy of
-    ``holdings``.
+    ``holdings``; ``fills`` (a :class:`FillLog`) reads the episode's fills.
     """
+
+    # slots: the hot path's attribute reads and method calls stay on CPython's fast paths
+    __slots__ = (
+        "_assets",
+        "_avg",
+        "_borrow_bar",
+        "_buy_mult",
+        "_c0",
+        "_close",
+        "_close_rows",
+        "_end",
+        "_eq",
+        "_exposed",
+        "_fee",
+        "_fills",
+        "_high",
+        "_lev",
+        "_low",
+        "_market",
+        "_min_trade",
+        "_mm",
+        "_next_order_id",
+        "_o0",
+        "_open",
+        "_open_rows",
+        "_orders",
+        "_realized",
+        "_resting",
+        "_sell_mult",
+        "_short",
+        "_slow",
+        "_wmax",
+        "_wmin",
+        "bankrupt",
+        "cash",
+        "config",
+        "done",
+        "equity",
+        "holdings",
+        "n_assets",
+        "n_bars",
+        "start",
+        "step_borrow",
+        "step_fees",
+        "step_fills",
+        "step_slippage",
+        "t",
+        "timeframe",
+        "total_fees",
+    )
 
     def __init__(
         self,
@@ -289,6 +391,12 @@ class Simulator:
         self._close: list[list[float]] = c.T.tolist()
         self._o0 = self._open[0]
         self._c0 = self._close[0]
+        # several assets: each bar's opens and closes as one tuple of the same float objects (tuples of
+        # floats cost the garbage collector nothing once it has seen them)
+        multi = self.n_assets > 1
+        self._assets: tuple[int, ...] = tuple(range(self.n_assets))
+        self._open_rows: list[tuple[float, ...]] = list(zip(*self._open, strict=True)) if multi else []
+        self._close_rows: list[tuple[float, ...]] = list(zip(*self._close, strict=True)) if multi else []
         s = cfg.slippage_bps / 10_000.0
         self._buy_mult = 1.0 + s
         self._sell_mult = 1.0 - s
@@ -322,7 +430,7 @@ class Simulator:
         self.equity = cash
         self.holdings: list[float] = [0.0] * self.n_assets
         self._avg: list[float] = [0.0] * self.n_assets
-        self.fills: list[Fill] = []
+        self._fills: list[_FillRow] = []
         self._orders: list[Order] = []
         self._market: list[Order] = []
         self._resting: list[Order] = []
@@ -348,6 +456,11 @@ class Simulator:
     def positions(self) -> list[float]:
         """Held quantity of each asset (negative = short)."""
         return list(self.holdings)
+
+    @property
+    def fills(self) -> FillLog:
+        """Every fill of the episode so far, oldest first (a live read-only sequence of :class:`Fill`)."""
+        return FillLog(self._fills)
 
     def position(self, asset: int = 0) -> float:
         """Held quantity of ``asset`` (negative = short)."""
@@ -423,7 +536,11 @@ class Simulator:
 
     # ------------------------------------------------------------------ stepping
     def step1(self, target: float) -> bool:
-        """Single-asset fast path of :meth:`step`: ``target`` weight (NaN = hold). Returns ``done``."""
+        """Single-asset fast path of :meth:`step`: ``target`` weight (NaN = hold). Returns ``done``.
+
+        Bit-identical to :meth:`step` (``tests/core/test_engine_properties.py`` proves it over random
+        episodes): the same target trade, without the order book and the per-asset loops.
+        """
         if self._slow:
             if self.n_assets != 1:
                 raise InvalidParameterError(f"step1() needs exactly 1 asset; this simulator has {self.n_assets}")
@@ -434,7 +551,7 @@ class Simulator:
         self.step_slippage = 0.0
         self.step_borrow = 0.0
         q = self.holdings[0]
-        if target == target:  # not NaN
+        if target == target:  # not NaN: rebalance to the target
             if target > self._wmax:
                 target = self._wmax
             elif target < self._wmin:
@@ -443,8 +560,11 @@ class Simulator:
             eq = self.cash + q * o
             if eq > 0.0:
                 dq = target * eq / o - q
-                if dq != 0.0:
-                    self._trade(0, dq, o, n, "target", None, True)
+                if dq > 0.0:
+                    self._buy(0, dq, o, o * self._buy_mult, n, "target", None, True)
+                    q = self.holdings[0]
+                elif dq < 0.0:
+                    self._sell(0, dq, o, o * self._sell_mult, n, "target", None)
                     q = self.holdings[0]
         if q < 0.0:
             self._upkeep(n)
@@ -457,7 +577,8 @@ class Simulator:
             self._exposed += 1
         if n >= self._end or eq <= 0.0:
             self._finish(eq)
-        return self.done
+            return True
+        return False
 
     def step(self, targets: Sequence[float] | NDArray[np.float64] | None = None) -> bool:
         """Advance one bar; ``targets`` are per-asset weights (NaN = hold, None = no rebalance)."""
@@ -478,21 +599,21 @@ class Simulator:
         if self._short and min(qs) < 0.0:
             self._upkeep(n)
         pv = 0.0
-        exposed = False
-        for i, qi in enumerate(qs):
-            pv += qi * self._close[i][n]
-            if qi != 0.0:
-                exposed = True
+        closes = self._close_rows[n] if self._close_rows else (self._c0[n],)
+        for i in self._assets:
+            pv += qs[i] * closes[i]
         eq = self.cash + pv
         self._eq[n] = eq
         self.equity = eq
         self.t = n
-        if exposed:
+        if any(qs):  # some position is open (a quantity != 0.0)
             self._exposed += 1
         if n >= self._end or eq <= 0.0:
             self._finish(eq)
-        self._update_slow()
-        return self.done
+            return True
+        if self.n_assets == 1:  # several assets always take this general path
+            self._update_slow()
+        return False
 
     def _finish(self, eq: float) -> None:
         self.done = True
@@ -500,38 +621,60 @@ class Simulator:
         self._slow = True
 
     def _rebalance(self, n: int, targets: Sequence[float] | NDArray[np.float64]) -> None:
-        ws = targets.tolist() if isinstance(targets, np.ndarray) else list(targets)
-        if len(ws) != self.n_assets:
-            raise InvalidParameterError(f"targets must have {self.n_assets} values; got {len(ws)}")
+        """Trade towards ``targets``: each weight clipped to its allowed range, the set scaled to the gross limit.
+
+        Every wanted quantity is computed from the equity at the open before any trade; sells are
+        executed first (their proceeds pay for the buys), then buys, each in asset order.
+        """
+        if isinstance(targets, np.ndarray):
+            ws: Sequence[float] = targets.tolist()
+        else:
+            ws = targets if isinstance(targets, list | tuple) else list(targets)
+        assets = self._assets
+        if len(ws) != len(assets):
+            raise InvalidParameterError(f"targets must have {len(assets)} values; got {len(ws)}")
         qs = self.holdings
-        opens = [self._open[i][n] for i in range(self.n_assets)]
+        opens = self._open_rows[n] if self._open_rows else (self._o0[n],)
         pv = 0.0
-        for qi, oi in zip(qs, opens, strict=True):
-            pv += qi * oi
+        for i in assets:
+            pv += qs[i] * opens[i]
         eq = self.cash + pv
         if eq <= 0.0:
             return
-        clipped = self._clip_targets(ws, opens, eq)
-        deltas: list[tuple[int, float]] = []
-        for i, w in enumerate(clipped):
-            if w is None:
+        wmax, wmin = self._wmax, self._wmin
+        wanted = 0.0  # gross of the explicit targets
+        clipped: Sequence[float | None]
+        for w in ws:  # the usual case: every weight a float within range
+            if type(w) is not float or not wmin <= w <= wmax:  # (NaN fails too)
+                clipped = self._clip_targets(ws, opens, eq)
+                break
+            wanted += abs(w)
+        else:
+            clipped = ws if not wanted > self._lev else self._clip_targets(ws, opens, eq)
+        # every wanted quantity from the equity at the open, before any trade; sells first: their
+        # proceeds pay for the buys
+        buy_mult, sell_mult = self._buy_mult, self._sell_mult
+        buys: list[tuple[int, float]] = []
+        for i in assets:
+            wi = clipped[i]
+            if wi is None:
                 continue
-            dq = w * eq / opens[i] - qs[i]
-            if dq != 0.0:
-                deltas.append((i, dq))
-        for i, dq in deltas:
+            o = opens[i]
+            dq = wi * eq / o - qs[i]
             if dq < 0.0:
-                self._trade(i, dq, opens[i], n, "target", None, True)
-        for i, dq in deltas:
-            if dq > 0.0:
-                self._trade(i, dq, opens[i], n, "target", None, True)
+                self._sell(i, dq, o, o * sell_mult, n, "target", None)
+            elif dq > 0.0:
+                buys.append((i, dq))
+        for i, dq in buys:
+            o = opens[i]
+            self._buy(i, dq, o, o * buy_mult, n, "target", None, True)
 
-    def _clip_targets(self, ws: list[float], opens: list[float], eq: float) -> list[float | None]:
-        """Clip each weight to its allowed range and scale the set to the gross exposure limit."""
+    def _clip_targets(self, ws: Sequence[float], opens: Sequence[float], eq: float) -> list[float | None]:
+        """Clip each weight to its allowed range and scale the set to the gross exposure limit (None = hold)."""
         wmax, wmin = self._wmax, self._wmin
         qs = self.holdings
-        held = 0.0
-        wanted = 0.0
+        held = 0.0  # weight of the held (NaN) assets
+        wanted = 0.0  # gross of the explicit targets
         clipped: list[float | None] = []
         for i, w in enumerate(ws):
             if w != w:  # NaN: hold
@@ -591,8 +734,8 @@ class Simulator:
         else:
             order.status = "filled"
             order.filled_bar = n
-            order.filled_quantity = fill.quantity
-            order.fill_price = fill.price
+            order.filled_quantity = fill[3]  # quantity
+            order.fill_price = fill[4]  # price
 
     def _leverage_cap(self, i: int, dq: float, ref: float, n: int) -> float:
         """Shrink ``dq`` so gross exposure stays within ``max_leverage * equity`` (shorting only)."""
@@ -624,64 +767,94 @@ class Simulator:
         order_id: int | None,
         slip: bool,
         force: bool = False,
-    ) -> Fill | None:
+    ) -> _FillRow | None:
         """Execute ``dq`` units of asset ``i`` around reference price ``ref`` (with caps)."""
+        if dq > 0.0:
+            return self._buy(i, dq, ref, ref * self._buy_mult if slip else ref, bar, kind, order_id, not force)
+        return self._sell(i, dq, ref, ref * self._sell_mult if slip else ref, bar, kind, order_id)
+
+    def _buy(
+        self, i: int, dq: float, ref: float, price: float, bar: int, kind: str, order_id: int | None, capped: bool
+    ) -> _FillRow | None:
+        """Buy ``dq`` (> 0) units of asset ``i`` at ``price`` (``ref`` plus slippage), within the cash if ``capped``.
+
+        The only place a buy happens: skipped (None) when nothing is left to buy or it is dust.
+        """
         q = self.holdings[i]
         cash = self.cash
         fee_rate = self._fee
-        if dq > 0.0:
-            price = ref * self._buy_mult if slip else ref
-            notional = dq * price
-            fee = notional * fee_rate
-            if not force and cash - notional - fee < 0.0:
-                notional = cash / (1.0 + fee_rate) if cash > 0.0 else 0.0
-                fee = cash - notional if cash > 0.0 else 0.0
-                dq = notional / price
-            qty = dq
-        else:
-            price = ref * self._sell_mult if slip else ref
-            if not self._short and dq < -q:
-                dq = -q
-            qty = -dq
-            notional = qty * price
-            fee = notional * fee_rate
+        notional = dq * price
+        fee = notional * fee_rate
+        if capped and cash - notional - fee < 0.0:  # capped by the cash
+            notional = cash / (1.0 + fee_rate) if cash > 0.0 else 0.0
+            fee = cash - notional if cash > 0.0 else 0.0
+            dq = notional / price
         new_q = q + dq
-        if qty <= 0.0 or (new_q != 0.0 and qty * ref < self._min_trade):
+        if dq <= 0.0 or (new_q != 0.0 and dq * ref < self._min_trade):
             return None
-        # realised PnL and average cost basis (fees included)
         realized: float | None = None
-        avg = self._avg[i]
-        if q > 0.0 and dq < 0.0:
-            closed = qty if qty < q else q
-            realized = (price - avg) * closed - fee * (closed / qty)
-        elif q < 0.0 and dq > 0.0:
-            closed = qty if qty < -q else -q
-            realized = (avg - price) * closed - fee * (closed / qty)
+        avgs = self._avg
+        avg = avgs[i]
+        # average cost basis per unit, fees included; realised PnL against it when covering a short
+        if q >= 0.0:  # adding to a long: the whole fee goes into the basis
+            avgs[i] = (q * avg + dq * price + fee) / (q + dq)
         else:
-            closed = 0.0
-        opened = qty - closed
-        if new_q == 0.0:
-            self._avg[i] = 0.0
-        elif opened > 0.0:
-            share = fee * (opened / qty)
-            kept = abs(q) - closed
-            if new_q > 0.0:
-                self._avg[i] = (kept * avg + opened * price + share) / (kept + opened)
-            else:
-                self._avg[i] = (kept * avg + opened * price - share) / (kept + opened)
-        if realized is not None:
+            closed = dq if dq < -q else -q
+            realized = (avg - price) * closed - fee * (closed / dq)
             self._realized.append(realized)
-        if dq > 0.0:
-            self.cash = cash - notional - fee
-        else:
-            self.cash = cash + notional - fee
+            if new_q == 0.0:
+                avgs[i] = 0.0
+            elif dq > closed:  # covered the short and opened a long with the rest
+                opened = dq - closed
+                kept = abs(q) - closed
+                avgs[i] = (kept * avg + opened * price + fee * (opened / dq)) / (kept + opened)
+        self.cash = cash - notional - fee
         self.holdings[i] = new_q
         self.step_fees += fee
         self.total_fees += fee
         self.step_fills += 1
-        self.step_slippage += qty * abs(price - ref)
-        fill = _new_fill(Fill, (bar, i, "buy" if dq > 0.0 else "sell", qty, price, fee, kind, realized, order_id))
-        self.fills.append(fill)
+        self.step_slippage += dq * (price - ref)  # |price - ref|: a buy never fills below ref
+        fill = (bar, i, "buy", dq, price, fee, kind, realized, order_id)
+        self._fills.append(fill)
+        return fill
+
+    def _sell(
+        self, i: int, dq: float, ref: float, price: float, bar: int, kind: str, order_id: int | None
+    ) -> _FillRow | None:
+        """Sell ``-dq`` units of asset ``i`` at ``price`` (``ref`` less slippage); no further than flat
+        unless shorting. The only place a sell happens: skipped (None) when nothing is held or it is dust.
+        """
+        q = self.holdings[i]
+        if not self._short and dq < -q:
+            dq = -q
+        qty = -dq
+        notional = qty * price
+        fee = notional * self._fee
+        new_q = q + dq
+        if qty <= 0.0 or (new_q != 0.0 and qty * ref < self._min_trade):
+            return None
+        realized: float | None = None
+        avgs = self._avg
+        avg = avgs[i]
+        closed = 0.0
+        if q > 0.0:  # reducing a long: realised PnL against the fee-inclusive basis
+            closed = qty if qty < q else q
+            realized = (price - avg) * closed - fee * (closed / qty)
+            self._realized.append(realized)
+        if new_q == 0.0:
+            avgs[i] = 0.0
+        elif qty > closed:  # opened (or added to) a short: the fee lowers its basis
+            opened = qty - closed
+            kept = abs(q) - closed
+            avgs[i] = (kept * avg + opened * price - fee * (opened / qty)) / (kept + opened)
+        self.cash = self.cash + notional - fee
+        self.holdings[i] = new_q
+        self.step_fees += fee
+        self.total_fees += fee
+        self.step_fills += 1
+        self.step_slippage += qty * (ref - price)  # |price - ref|: a sell never fills above ref
+        fill = (bar, i, "sell", qty, price, fee, kind, realized, order_id)
+        self._fills.append(fill)
         return fill
 
     def _upkeep(self, n: int) -> None:
@@ -716,7 +889,7 @@ class Simulator:
         return compute_metrics(
             self.equity_curve(),
             self.timeframe,
-            total_trades=len(self.fills),
+            total_trades=len(self._fills),
             realized_pnls=self._realized,
             exposed_steps=self._exposed,
         )

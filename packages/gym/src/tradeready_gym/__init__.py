@@ -52,15 +52,27 @@ ENV_IDS: tuple[str, ...] = (
 
 
 def _register() -> None:
+    # order_enforce=False: the environments enforce reset-before-step themselves (gymnasium's
+    # ResetNeeded), so gymnasium's OrderEnforcing wrapper would only add a call to every step;
+    # gymnasium's passive env checker stays on
     for asset, symbol in _ASSETS.items():
         for env_id, entry in (
             (f"TradeReady-{asset}-v0", "DiscreteTradingEnv"),
             (f"TradeReady-{asset}-Continuous-v0", "ContinuousTradingEnv"),
         ):
             if env_id not in registry:
-                register(env_id, entry_point=f"tradeready_gym.envs.single_asset:{entry}", kwargs={"symbol": symbol})
+                register(
+                    env_id,
+                    entry_point=f"tradeready_gym.envs.single_asset:{entry}",
+                    kwargs={"symbol": symbol},
+                    order_enforce=False,
+                )
     if "TradeReady-Portfolio-v0" not in registry:
-        register("TradeReady-Portfolio-v0", entry_point="tradeready_gym.envs.portfolio:PortfolioTradingEnv")
+        register(
+            "TradeReady-Portfolio-v0",
+            entry_point="tradeready_gym.envs.portfolio:PortfolioTradingEnv",
+            order_enforce=False,
+        )
 
 
 _register()

@@ -63,6 +63,9 @@ MAX_STEP_RETURN: Final = 1_000.0
 _MIN_LOG_RATIO: Final = 1e-6
 """``LogReturnReward`` floors ``equity / prev_equity`` here: a total loss pays ``log(1e-6)`` ≈ -13.8."""
 
+_LOG_MIN: Final = math.log(_MIN_LOG_RATIO)
+_log = math.log
+
 
 class StepState(Protocol):
     """What a reward may read about the step that just happened (all read-only).
@@ -178,7 +181,13 @@ class LogReturnReward(RewardFunction):
     """
 
     def __call__(self, prev_equity: float, equity: float, state: StepState) -> float:
-        return math.log(max(1.0 + _step_return(prev_equity, equity), _MIN_LOG_RATIO))
+        # log(max(1 + _step_return(prev_equity, equity), _MIN_LOG_RATIO)), the usual case inline
+        if prev_equity > 0.0:
+            r = equity / prev_equity - 1.0
+            if -1.0 <= r <= MAX_STEP_RETURN:
+                x = 1.0 + r
+                return _log(x) if x >= _MIN_LOG_RATIO else _LOG_MIN
+        return _log(max(1.0 + _step_return(prev_equity, equity), _MIN_LOG_RATIO))
 
 
 class _RollingReturns:

@@ -1,7 +1,7 @@
 """The shared shell of every TradeReady environment: data, features, engine, observation, info.
 
 Subclasses only define the action space and how an action becomes target weights
-(:meth:`TradingEnv._apply`). Everything else, and every parameter, lives here:
+(:meth:`TradingEnv._resolve`). Everything else, and every parameter, lives here:
 
 ==========================  ===================================================================
 parameter                   meaning
@@ -55,6 +55,7 @@ import abc
 import copy
 import math
 import os
+import struct
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Protocol
 
@@ -72,7 +73,7 @@ from tradeready_gym.data_source import DataInput, resolve_market_data
 from tradeready_gym.envs.remote import RemoteSimulator, check_remote_options
 from tradeready_gym.features import FEATURE_CLIP, FeaturePipeline
 from tradeready_gym.render import ansi_frame, rgb_frame
-from tradeready_gym.rewards import LogReturnReward, RewardFunction
+from tradeready_gym.rewards import _LOG_MIN, _MIN_LOG_RATIO, MAX_STEP_RETURN, LogReturnReward, RewardFunction
 
 __all__ = ["DEFAULT_FEATURES", "EXECUTION_MODES", "OBS_CLIP", "NullTracker", "TradingEnv", "TrainingHook"]
 
@@ -83,6 +84,14 @@ OBS_CLIP: Final[float] = FEATURE_CLIP
 """Every observation value lies in ``[-OBS_CLIP, OBS_CLIP]``."""
 
 EXECUTION_MODES: Final[tuple[str, ...]] = ("local", "remote")
+
+_VIEW_CACHE_MAX_BARS: Final = 200_000
+"""Up to this many bars, the observation window of every bar is kept as a ready view (about 150 bytes
+each, 30 MB at most): an observation is then a single copy, without slicing the feature matrix."""
+
+_log = math.log
+_HI: Final = OBS_CLIP
+_LO: Final = -OBS_CLIP
 
 
 class TrainingHook(Protocol):
@@ -137,6 +146,40 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
     """Base class of the TradeReady environments (see the module docstring for every parameter)."""
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012 - gymnasium's attribute
+
+    # the private state in slots: with the public attributes alone, the instance dict stays small enough
+    # for CPython's fast attribute and method access (more than 30 attributes would disable it)
+    __slots__ = (
+        "_balance_slot",
+        "_cache_dir",
+        "_client",
+        "_close0",
+        "_close_times",
+        "_closes",
+        "_columns",
+        "_data",
+        "_first",
+        "_flat",
+        "_k",
+        "_last",
+        "_log",
+        "_log_return",
+        "_market",
+        "_needs_reset",
+        "_obs_offset",
+        "_obs_size",
+        "_pack_scalars",
+        "_pnl_slot",
+        "_position_slot",
+        "_reward_function",
+        "_reward_sum",
+        "_scalar_codes",
+        "_sim",
+        "_single",
+        "_tracker",
+        "_views",
+        "_window",
+    )
 
     def __init__(
         self,
@@ -205,9 +248,7 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         self.strategy_label = strategy_label
         self.execution = execution
         self.render_mode = render_mode
-        self.reward_function: RewardFunction = (
-            LogReturnReward() if reward_function is None else copy.deepcopy(reward_function)
-        )
+        self.reward_function = LogReturnReward() if reward_function is None else copy.deepcopy(reward_function)
         self._data, self._client, self._cache_dir = data, client, cache_dir
         self._tracker: TrainingHook = NullTracker()
         if track_training:  # reports once an API key is known (argument, client or TRADEREADY_API_KEY)
@@ -223,8 +264,17 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
             (codes[p], i) for p in portfolio for i in (range(1) if p == "balance" else range(self.n_assets))
         )
         self._obs_size = self._window + len(self._scalar_codes)
+        self._pack_scalars = struct.Struct(f"={len(self._scalar_codes)}f").pack_into
         if self._obs_size == 0:
             raise InvalidParameterError("observation_features must select at least one value")
+        # the observation of bar t starts at flat[t * columns + _obs_offset]
+        self._obs_offset = self._columns - self._window
+        # single asset: where each portfolio scalar goes in the observation (-1: not observed)
+        slots = {p: self._window + k for k, p in enumerate(portfolio)}
+        self._single = self.n_assets == 1
+        self._balance_slot = slots.get("balance", -1)
+        self._position_slot = slots.get("position", -1)
+        self._pnl_slot = slots.get("unrealized_pnl", -1)
         self.observation_space = spaces.Box(-OBS_CLIP, OBS_CLIP, (self._obs_size,), np.float32)
         self.action_space = self._make_action_space()
 
@@ -235,14 +285,32 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         if data is not None:
             self._load()
 
+    @property
+    def reward_function(self) -> RewardFunction:
+        """The reward paid after each step (replaceable between episodes)."""
+        return self._reward_function
+
+    @reward_function.setter
+    def reward_function(self, reward: RewardFunction) -> None:
+        if not isinstance(reward, RewardFunction):
+            raise InvalidParameterError(
+                f"reward_function must be a tradeready_gym.rewards.RewardFunction instance; got {reward!r}"
+            )
+        self._reward_function = reward
+        # the default reward is computed inline by step() (unless a subclass changes what it pays)
+        self._log_return = type(reward).__call__ is LogReturnReward.__call__
+
     # ------------------------------------------------------------------ subclass hooks
     @abc.abstractmethod
     def _make_action_space(self) -> spaces.Space[Any]:
         """The action space."""
 
     @abc.abstractmethod
-    def _apply(self, action: Any) -> bool:
-        """Resolve ``action`` to target weights, log them, step the simulator; return ``done``."""
+    def _resolve(self, action: Any) -> Any:
+        """The target weight(s) of ``action``: a float for one asset, a list of ``n_assets`` floats otherwise.
+
+        Raises :class:`InvalidParameterError` for an action outside the action space; NaN = hold.
+        """
 
     # ------------------------------------------------------------------ data
     def _load(self) -> None:
@@ -291,6 +359,11 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         flat[: matrix.size] = matrix.reshape(-1)
         flat.setflags(write=False)
         self._flat = flat
+        size, columns, offset = self._obs_size, self._columns, self._obs_offset
+        self._views: list[NDArray[np.float32] | None] | None = None
+        if n_bars <= _VIEW_CACHE_MAX_BARS:
+            self._views = [None] * first
+            self._views += [flat[t * columns + offset : t * columns + offset + size] for t in range(first, n_bars)]
         self._market = market
         self._sim = (
             RemoteSimulator.for_env(self, market)
@@ -298,6 +371,7 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
             else Simulator(market.open, market.high, market.low, market.close, self.config, self.timeframe)
         )
         self._closes: list[list[float]] = market.close.T.tolist()
+        self._close0: list[float] = self._closes[0]
         step_ms = timeframe_ms(self.timeframe)
         self._close_times: list[int] = (market.open_time + step_ms).tolist()
         self._first, self._last = first, last
@@ -331,7 +405,6 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
             self._end_episode(sim, {})  # reset mid-episode (e.g. by a TimeLimit wrapper): report what ran
         sim.reset(start, end)
         self.reward_function.reset(sim.equity)
-        self._prev_equity = sim.equity
         self._reward_sum = 0.0
         self._k = 0
         self._needs_reset = False
@@ -339,29 +412,77 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         return self._observe(start), self._info(sim)
 
     def step(self, action: Any) -> tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]:
-        """Execute one decision (see the module docstring)."""
+        """Execute one decision (see the module docstring).
+
+        The hot path of training, written out inline: Python floats, no I/O, no pandas, one numpy
+        copy (the observation: a ready view of the window plus its scalar slots) and two scalar
+        writes. Every returned object is new (callers such as SB3's buffers may keep them).
+        """
         if self._needs_reset:
             raise gym.error.ResetNeeded("call reset() before step(), and again after an episode ends")
-        done = self._apply(action)
+        target = self._resolve(action)
         sim: Simulator = self._sim  # type: ignore[assignment]  # set by reset()
+        prev_equity = sim.equity
+        k = self._k
+        self._k = k + 1
+        if self._single:
+            self._log[k] = target
+            done = sim.step1(target)
+        else:
+            n = self.n_assets
+            self._log[k * n : k * n + n] = target
+            done = sim.step(target)
         equity = sim.equity
-        reward = self.reward_function(self._prev_equity, equity, self)
-        self._prev_equity = equity
+        if self._log_return and prev_equity > 0.0 and -1.0 <= (r := equity / prev_equity - 1.0) <= MAX_STEP_RETURN:
+            # the default LogReturnReward, inline: the operations of its __call__ for this case
+            x = 1.0 + r
+            reward = _log(x) if x >= _MIN_LOG_RATIO else _LOG_MIN
+        else:
+            reward = self._reward_function.__call__(prev_equity, equity, self)
         self._reward_sum += reward
         t = sim.t
-        info = {
-            "equity": equity,
-            "cash": sim.cash,
-            "position": sim.holdings[0] if self.n_assets == 1 else tuple(sim.holdings),
-            "fills": sim.step_fills,
-            "fees": sim.step_fees,
-            "timestamp": self._close_times[t],
-        }
-        obs = self._observe(t)
-        terminated = sim.bankrupt
+        views = self._views
+        obs = (views[t] if views is not None else self._window_view(t)).copy()  # type: ignore[union-attr]
+        cash = sim.cash
+        if self._single:
+            q = sim.holdings[0]
+            inv = 1.0 / equity if equity > 0.0 else 0.0
+            slot = self._balance_slot
+            if slot >= 0:
+                x = cash * inv
+                obs[slot] = _HI if x > _HI else (_LO if x < _LO else x)
+            slot = self._position_slot
+            if slot >= 0:
+                x = q * self._close0[t] * inv
+                obs[slot] = _HI if x > _HI else (_LO if x < _LO else x)
+            slot = self._pnl_slot
+            if slot >= 0:
+                x = sim.unrealized_pnl(0) * inv
+                obs[slot] = _HI if x > _HI else (_LO if x < _LO else x)
+            info: dict[str, Any] = {
+                "equity": equity,
+                "cash": cash,
+                "position": q,
+                "fills": sim.step_fills,
+                "fees": sim.step_fees,
+                "timestamp": self._close_times[t],
+            }
+        else:
+            if self._scalar_codes:
+                self._write_scalars(obs, t, sim)
+            info = {
+                "equity": equity,
+                "cash": cash,
+                "position": tuple(sim.holdings),
+                "fills": sim.step_fills,
+                "fees": sim.step_fees,
+                "timestamp": self._close_times[t],
+            }
         if done:
             self._end_episode(sim, info)
-        return obs, reward, terminated, done and not terminated, info
+            terminated = sim.bankrupt
+            return obs, reward, terminated, not terminated, info
+        return obs, reward, False, False, info
 
     def _end_episode(self, sim: Simulator | RemoteSimulator, info: dict[str, Any]) -> None:
         self._needs_reset = True
@@ -375,25 +496,36 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
             info["session_id"] = sim.session_id  # the platform's session that ran this episode
         self._tracker.on_episode_end(self, info, self._reward_sum)
 
+    def _window_view(self, t: int) -> NDArray[np.float32]:
+        """The read-only view of bar ``t``'s window followed by the (zero) scalar slots."""
+        a = t * self._columns + self._obs_offset
+        return self._flat[a : a + self._obs_size]
+
     def _observe(self, t: int) -> NDArray[np.float32]:
-        a = (t + 1) * self._columns - self._window
-        obs = self._flat[a : a + self._obs_size].copy()  # window + scalar slots: one copy
-        codes = self._scalar_codes
-        if codes:
-            sim: Simulator = self._sim  # type: ignore[assignment]  # set by reset()
-            equity = sim.equity
-            inv = 1.0 / equity if equity > 0.0 else 0.0
-            k = self._window
-            for code, i in codes:
-                if code == 1:
-                    x = sim.holdings[i] * self._closes[i][t] * inv
-                elif code == 0:
-                    x = sim.cash * inv
-                else:
-                    x = sim.unrealized_pnl(i) * inv
-                obs[k] = OBS_CLIP if x > OBS_CLIP else (-OBS_CLIP if x < -OBS_CLIP else x)
-                k += 1
+        """The observation after bar ``t`` closed (what :meth:`step` returns, written out inline there)."""
+        obs = self._window_view(t).copy()  # window + scalar slots: one copy
+        if self._scalar_codes:
+            self._write_scalars(obs, t, self._sim)  # type: ignore[arg-type]  # set by reset()
         return obs
+
+    def _write_scalars(self, obs: NDArray[np.float32], t: int, sim: Simulator | RemoteSimulator) -> None:
+        """Write the portfolio scalars behind the window, in the order requested, each clipped."""
+        equity = sim.equity
+        inv = 1.0 / equity if equity > 0.0 else 0.0
+        holdings = sim.holdings
+        closes = self._closes
+        k = self._window
+        values: list[float] = []
+        for code, i in self._scalar_codes:
+            if code == 1:
+                x = holdings[i] * closes[i][t] * inv
+            elif code == 0:
+                x = sim.cash * inv
+            else:
+                x = sim.unrealized_pnl(i) * inv
+            values.append(_HI if x > _HI else (_LO if x < _LO else x))
+        # one write for all of them, rounded to float32 like a numpy assignment (clipped: no overflow)
+        self._pack_scalars(obs, k * 4, *values)  # type: ignore[arg-type]  # an ndarray is a writable buffer
 
     def _info(self, sim: Simulator | RemoteSimulator) -> dict[str, Any]:
         return {

@@ -14,7 +14,6 @@ the portfolio scalars (``position`` and ``unrealized_pnl`` give one value per sy
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +32,8 @@ _INF = float("inf")
 class PortfolioTradingEnv(TradingEnv):
     """N assets, Box(0, 1, (N,)): target weights (normalised when they sum to more than 1)."""
 
+    __slots__ = ("_asset_ids",)
+
     def __init__(self, symbols: Sequence[str] = DEFAULT_PORTFOLIO, **kwargs: Any) -> None:
         if isinstance(symbols, str) or not isinstance(symbols, Sequence) or not symbols:
             raise InvalidParameterError(
@@ -44,26 +45,31 @@ class PortfolioTradingEnv(TradingEnv):
                 f"symbols must be distinct upper-case pairs such as 'BTCUSDT'; got {list(symbols)!r}"
             )
         super().__init__(tuple(symbols), **kwargs)
+        self._asset_ids = tuple(range(self.n_assets))
 
     def _make_action_space(self) -> spaces.Box:
         return spaces.Box(0.0, 1.0, (self.n_assets,), np.float32)
 
-    def _apply(self, action: Any) -> bool:
+    def _resolve(self, action: Any) -> list[float]:
         n = self.n_assets
+        weights: list[float] = []
+        total = 0.0
         try:
-            ws = [float(w) for w in (action.tolist() if isinstance(action, np.ndarray) else action)]
+            ws = action.tolist() if type(action) is np.ndarray else list(action)
+            if len(ws) != n:
+                raise TypeError
+            for w in ws:
+                if type(w) is not float:
+                    w = float(w)  # a nested list (not 1-D) raises TypeError
+                if not 0.0 <= w <= 1.0:  # clip, unless NaN or infinite
+                    if not -_INF < w < _INF:
+                        raise TypeError
+                    w = 0.0 if w < 0.0 else 1.0
+                weights.append(w)
+                total += w
         except (TypeError, ValueError):
-            ws = []
-        if len(ws) != n:
-            ws = [math.nan]
-        for w in ws:
-            if not -_INF < w < _INF:  # also catches NaN
-                raise InvalidParameterError(f"action must be {n} finite weights in [0, 1]; got {action!r}")
-        weights = [0.0 if w < 0.0 else (1.0 if w > 1.0 else w) for w in ws]
-        total = sum(weights)
+            raise InvalidParameterError(f"action must be {n} finite weights in [0, 1]; got {action!r}") from None
         if total > 1.0:
-            weights = [w / total for w in weights]
-        base = self._k * n
-        self._log[base : base + n] = weights
-        self._k += 1
-        return self._sim.step(weights)  # type: ignore[union-attr]  # set by reset()
+            for i in self._asset_ids:
+                weights[i] /= total
+        return weights

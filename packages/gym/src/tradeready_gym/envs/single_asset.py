@@ -30,6 +30,7 @@ from tradeready_gym.envs.base import TradingEnv
 __all__ = ["ContinuousTradingEnv", "DiscreteTradingEnv"]
 
 _HOLD, _BUY, _SELL = 0, 1, 2
+_INF = math.inf
 
 
 def _check_symbol(symbol: object) -> str:
@@ -40,6 +41,8 @@ def _check_symbol(symbol: object) -> str:
 
 class DiscreteTradingEnv(TradingEnv):
     """One asset, Discrete(3): hold / buy to ``position_size`` / sell to flat (or short)."""
+
+    __slots__ = ("_targets",)
 
     def __init__(self, symbol: str = "BTCUSDT", *, position_size: float = 1.0, **kwargs: Any) -> None:
         if (
@@ -57,14 +60,11 @@ class DiscreteTradingEnv(TradingEnv):
     def _make_action_space(self) -> spaces.Discrete:
         return spaces.Discrete(3)
 
-    def _apply(self, action: Any) -> bool:
+    def _resolve(self, action: Any) -> float:
         try:
-            target = self._targets[action]
+            return self._targets[action]
         except (KeyError, TypeError):
-            target = self._lookup(action)
-        self._log[self._k] = target
-        self._k += 1
-        return self._sim.step1(target)  # type: ignore[union-attr]  # set by reset()
+            return self._lookup(action)
 
     def _lookup(self, action: Any) -> float:
         arr = np.asarray(action)
@@ -76,6 +76,8 @@ class DiscreteTradingEnv(TradingEnv):
 class ContinuousTradingEnv(TradingEnv):
     """One asset, Box(-1, 1, (1,)): the target fraction of equity held in the asset."""
 
+    __slots__ = ("_low",)
+
     def __init__(self, symbol: str = "BTCUSDT", **kwargs: Any) -> None:
         super().__init__((_check_symbol(symbol),), **kwargs)
         self._low = -1.0 if self.allow_short else 0.0
@@ -83,19 +85,26 @@ class ContinuousTradingEnv(TradingEnv):
     def _make_action_space(self) -> spaces.Box:
         return spaces.Box(-1.0, 1.0, (1,), np.float32)
 
-    def _apply(self, action: Any) -> bool:
+    def _resolve(self, action: Any) -> float:
         try:
-            target = float(action[0])
+            # the Box action is a one-element array: .item() is the cheapest way to its float
+            target = action.item() if type(action) is np.ndarray else action[0]
+            if type(target) is not float:
+                if isinstance(target, str | bytes):
+                    raise TypeError
+                target = float(target)
         except (TypeError, IndexError, ValueError):
             raise InvalidParameterError(
                 f"action must be an array of shape (1,) with the target fraction in [-1, 1]; got {action!r}"
             ) from None
-        if target != target or target in (math.inf, -math.inf):
-            raise InvalidParameterError(f"action must be finite; got {action!r}")
         if target > 1.0:
-            target = 1.0
-        elif target < self._low:
-            target = self._low
-        self._log[self._k] = target
-        self._k += 1
-        return self._sim.step1(target)  # type: ignore[union-attr]  # set by reset()
+            if target == _INF:
+                raise InvalidParameterError(f"action must be finite; got {action!r}")
+            return 1.0
+        if target < self._low:
+            if target == -_INF:
+                raise InvalidParameterError(f"action must be finite; got {action!r}")
+            return self._low
+        if target != target:
+            raise InvalidParameterError(f"action must be finite; got {action!r}")
+        return target
