@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import threading
@@ -24,7 +25,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -282,38 +283,6 @@ _PG_ARRAY_TYPES = {
 assert tuple(_PG_ARRAY_TYPES) == EPISODE_COLUMNS
 
 
-class _PostgresAddIfAllNew:
-    """PostgreSQL: :data:`_ADD_IF_ALL_NEW` and the episodes' insert as one statement (a data-modifying CTE).
-
-    The episodes travel as one array per column (``unnest``), so the SQL is the same for any batch size.
-    """
-
-    def compile(self, dialect: Dialect) -> Any:
-        update_sql = str(_ADD_IF_ALL_NEW.compile(dialect=dialect))
-        arrays = ", ".join(f"%(a_{name})s::{kind}[]" for name, kind in _PG_ARRAY_TYPES.items())
-        columns = ", ".join(EPISODE_COLUMNS)
-        values = ", ".join(f"e.{name}::jsonb" if name == "metrics" else f"e.{name}" for name in EPISODE_COLUMNS)
-        return _CompiledText(
-            f"WITH run AS ({update_sql}), added AS ("
-            f"INSERT INTO training_episodes (run_pk, {columns}) "
-            f"SELECT run.pk, {values} FROM run, unnest({arrays}) AS e({columns}) ON CONFLICT DO NOTHING) "
-            "SELECT pk, total_episodes, status FROM run"
-        )
-
-
-class _CompiledText:
-    positional = False
-
-    def __init__(self, sql: str) -> None:
-        self.sql = sql
-
-    def __str__(self) -> str:
-        return self.sql
-
-
-_PG_ADD_IF_ALL_NEW: Any = _PostgresAddIfAllNew()
-
-
 def _idle(dbapi: Any) -> bool:
     """True for a psycopg connection outside any transaction (nothing sent since the last commit)."""
     from psycopg.pq import TransactionStatus  # only needed (and installed) with PostgreSQL
@@ -369,11 +338,14 @@ class SeriesCache:
 SERIES_CACHE = SeriesCache(max_points=4_000_000)
 """This process's :class:`SeriesCache` (at most 4 million points, 64 MB)."""
 
-_DRIVER_SQL: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
+_DriverSQL: TypeAlias = tuple[str, tuple[str, ...] | None]
+"""Driver SQL and its parameter names in order (positional, sqlite3), or ``None`` (named, psycopg)."""
+_DRIVER_SQL: dict[tuple[object, str], _DriverSQL] = {}
+"""Driver SQL by (id of a module-level statement, or the function building it; dialect name), built once each."""
 
 
-def _compiled_for(stmt: Executable, dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
-    """The driver SQL of ``stmt`` for ``dialect`` and its positional parameter names (None: named style)."""
+def _compiled_for(stmt: Executable, dialect: Dialect) -> _DriverSQL:
+    """The driver SQL of ``stmt`` (a module-level statement) for ``dialect``, compiled once per dialect."""
     key = (id(stmt), dialect.name)
     found = _DRIVER_SQL.get(key)
     if found is None:
@@ -381,6 +353,40 @@ def _compiled_for(stmt: Executable, dialect: Dialect) -> tuple[str, tuple[str, .
         order = tuple(compiled.positiontup) if compiled.positional else None
         found = _DRIVER_SQL[key] = (str(compiled), order)
     return found
+
+
+def _pg_add_if_all_new(dialect: Dialect) -> _DriverSQL:
+    """PostgreSQL: :data:`_ADD_IF_ALL_NEW` and the episodes' insert as one statement (a data-modifying CTE).
+
+    The episodes travel as one array per column (``a_<column>``, ``unnest``), so the SQL is the same for
+    any batch size; built once, named parameters.
+    """
+    key = (_pg_add_if_all_new, dialect.name)
+    found = _DRIVER_SQL.get(key)
+    if found is None:
+        update_sql, _ = _compiled_for(_ADD_IF_ALL_NEW, dialect)
+        arrays = ", ".join(f"%(a_{name})s::{kind}[]" for name, kind in _PG_ARRAY_TYPES.items())
+        columns = ", ".join(EPISODE_COLUMNS)
+        values = ", ".join(f"e.{name}::jsonb" if name == "metrics" else f"e.{name}" for name in EPISODE_COLUMNS)
+        sql = (
+            f"WITH run AS ({update_sql}), added AS ("
+            f"INSERT INTO training_episodes (run_pk, {columns}) "
+            f"SELECT run.pk, {values} FROM run, unnest({arrays}) AS e({columns}) ON CONFLICT DO NOTHING) "
+            "SELECT pk, total_episodes, status FROM run"
+        )
+        found = _DRIVER_SQL[key] = (sql, None)
+    return found
+
+
+@functools.cache
+def _insert_episodes_sql(dialect_name: str) -> str:
+    """The episodes' ``INSERT ... ON CONFLICT DO NOTHING``, positional: ``run_pk``, then :data:`EPISODE_COLUMNS`."""
+    placeholder = "%s" if dialect_name == "postgresql" else "?"
+    columns = ("run_pk", *EPISODE_COLUMNS)
+    return (
+        f"INSERT INTO training_episodes ({', '.join(columns)}) "
+        f"VALUES ({', '.join([placeholder] * len(columns))}) ON CONFLICT DO NOTHING"
+    )
 
 
 class TrainingStore:
@@ -540,14 +546,8 @@ class TrainingStore:
         """
         if not rows:
             return
-        postgres = self.dialect == "postgresql"
-        placeholder = "%s" if postgres else "?"
-        columns = ("run_pk", *EPISODE_COLUMNS)
-        sql = (
-            f"INSERT INTO training_episodes ({', '.join(columns)}) "
-            f"VALUES ({', '.join([placeholder] * len(columns))}) ON CONFLICT DO NOTHING"
-        )
-        convert = _pg_value if postgres else _sqlite_value
+        dialect = self.dialect
+        convert = _pg_value if dialect == "postgresql" else _sqlite_value
         values = _EPISODE_VALUES
         params = []
         for row in rows:
@@ -556,13 +556,7 @@ class TrainingStore:
                 if param[i] is not None:
                     param[i] = convert(param[i])
             params.append(param)
-        dbapi = self.session.connection().connection.dbapi_connection
-        assert dbapi is not None
-        cursor = dbapi.cursor()
-        try:
-            cursor.executemany(sql, params)
-        finally:
-            cursor.close()
+        self._run_on_driver(_insert_episodes_sql(dialect), params, many=True)
 
     def add_new_episodes(
         self, run_id: str, account_id: str, rows: Sequence[Mapping[str, Any]], now: datetime
@@ -585,10 +579,11 @@ class TrainingStore:
             p_first_episode=min(int(row["episode"]) for row in rows),
             p_now=now,
         )
-        if self.dialect == "postgresql":  # one statement, one round trip: update and insert in a CTE
+        dialect = self.session.get_bind().dialect
+        if dialect.name == "postgresql":  # one statement, one round trip: update and insert in a CTE
             for name in EPISODE_COLUMNS:
                 params[f"a_{name}"] = [_pg_array_value(row[name]) for row in rows]
-            found = self._driver_execute(_PG_ADD_IF_ALL_NEW, params, own_transaction=True)
+            found = self._driver_execute(_pg_add_if_all_new(dialect), params, own_transaction=True)
             return found[0] if found else None
         found = self._driver_execute(_ADD_IF_ALL_NEW, params)
         if not found:
@@ -597,32 +592,42 @@ class TrainingStore:
         return found[0]
 
     def _driver_execute(
-        self, stmt: Executable, params: Mapping[str, Any], *, own_transaction: bool = False
+        self, stmt: Executable | _DriverSQL, params: Mapping[str, Any], *, own_transaction: bool = False
     ) -> list[dict[str, Any]]:
-        """Run a Core statement straight on the driver cursor of the session's connection; rows as dicts.
+        """Run a Core statement or driver SQL straight on the driver cursor of the session's connection; rows as dicts.
 
-        For the statements of the ingest hot path: the SQL is compiled once per dialect and the
-        parameters converted here as SQLAlchemy would store them, which skips SQLAlchemy's
-        per-execution layers (about 60 us a statement). Values come back as the driver returns
-        them (no result processing), so such statements return numbers and strings only.
+        For the statements of the ingest hot path: a Core statement is compiled once per dialect
+        (:func:`_compiled_for`), driver SQL (:data:`_DriverSQL`) is run as given, and the parameters
+        are converted here as SQLAlchemy would store them, which skips SQLAlchemy's per-execution layers
+        (about 60 us a statement). Values come back as the driver returns them (no result processing),
+        so such statements return numbers and strings only.
 
         ``own_transaction``: a statement that is atomic by itself and the session's first, on
         PostgreSQL, runs as its own transaction (psycopg autocommit), which saves the ``BEGIN`` and
         ``COMMIT`` round trips; the session's later commit then has nothing to do. Anywhere else it
         runs in the session's transaction as usual.
         """
-        sql, order = _compiled_for(stmt, self.session.get_bind().dialect)
+        sql, order = stmt if isinstance(stmt, tuple) else _compiled_for(stmt, self.session.get_bind().dialect)
+        if order is None:  # named parameters (psycopg)
+            return self._run_on_driver(sql, params, alone=own_transaction)
+        return self._run_on_driver(sql, [_sqlite_value(params[name]) for name in order])  # positional (sqlite3)
+
+    def _run_on_driver(self, sql: str, params: Any, *, many: bool = False, alone: bool = False) -> list[dict[str, Any]]:
+        """Run driver SQL on a cursor of the session's connection (``executemany`` if ``many``); rows as dicts.
+
+        ``alone`` (psycopg only): on a connection outside any transaction, run it in autocommit.
+        """
         dbapi = self.session.connection().connection.dbapi_connection
         assert dbapi is not None
         cursor = dbapi.cursor()
-        alone = own_transaction and order is None and _idle(dbapi)
+        alone = alone and _idle(dbapi)
         try:
             if alone:
                 dbapi.autocommit = True
-            if order is None:  # named parameters (psycopg)
+            if many:
+                cursor.executemany(sql, params)
+            else:
                 cursor.execute(sql, params)
-            else:  # positional (sqlite3)
-                cursor.execute(sql, [_sqlite_value(params[name]) for name in order])
             if cursor.description is None:
                 return []
             names = [column[0] for column in cursor.description]
