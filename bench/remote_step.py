@@ -1,8 +1,9 @@
-"""Remote stepping throughput: one client, one step per request, keep-alive, on loopback.
+"""Remote stepping throughput: one client, one step per request (keep-alive HTTP, or the step stream), on loopback.
 
 Starts the real platform (``tradeready serve``: uvicorn) in a subprocess (SQLite under a temporary home by default,
 or PostgreSQL with ``--database-url``), stores synthetic candles, then drives backtest sessions
-with a raw ``httpx.Client`` and with the SDK's ``AgentExchangeClient`` and prints steps/s::
+with the standard library's ``http.client``, a raw ``httpx.Client``, the SDK's ``AgentExchangeClient``
+and the SDK's step stream (a WebSocket, what ``execution="remote"`` uses) and prints steps/s::
 
     .venv/bin/python bench/remote_step.py                 # SQLite, 3,000 steps per client
     .venv/bin/python bench/remote_step.py --long          # plus a 100k-step session's rebuild
@@ -180,6 +181,24 @@ def bench_sdk(url: str, api_key: str, steps: int) -> float:
         return _timed(steps, step)
 
 
+def bench_stream(url: str, api_key: str, steps: int) -> float:
+    """The same steps through the SDK's step stream (``client.stream_backtest``, a WebSocket): what the
+    gym's ``execution="remote"`` uses."""
+    from agentexchange import AgentExchangeClient
+
+    with AgentExchangeClient(api_key=api_key, base_url=url) as client:
+        session_id = client.create_backtest(
+            symbols=[SYMBOL], timeframe="1m", start_time="2024-01-01",
+            end_time=1_704_067_200_000 + (steps + 60) * 60_000, strategy_label="bench",
+        )["session_id"]  # fmt: skip
+        with client.stream_backtest(session_id) as stream:
+
+            def step(k: int) -> object:
+                return stream.step(1, [0.5 if k % 2 else 0.2])
+
+            return _timed(steps, step)
+
+
 def bench_long_session(settings: Settings, account_id: str, steps: int = 100_000) -> tuple[float, float]:
     """A session whose log holds ``steps`` one-step requests: cold rebuild seconds, then ms per further step.
 
@@ -253,6 +272,10 @@ def main() -> None:
                 print(f"  AgentExchangeClient   unavailable ({exc})")
             else:
                 print(f"  AgentExchangeClient   {rate:8.0f} steps/s")
+            cpu0 = cpu_seconds(server.pid)
+            rate = bench_stream(url, api_key, args.steps)
+            server_ms = 1000 * (cpu_seconds(server.pid) - cpu0) / (args.steps + 52)
+            print(f"  SDK step stream (ws)  {rate:8.0f} steps/s   (server CPU {server_ms:.3f} ms per step)")
         if args.long:
             rebuild_s, step_ms = bench_long_session(settings, account_id)
             print(f"100k-step session (in-process): cold rebuild {rebuild_s:.2f} s, then {step_ms:.2f} ms per step")

@@ -36,6 +36,7 @@ from agentexchange._errors import (
     ServerError,
     ValidationError,
 )
+from agentexchange._stream import AsyncBacktestStream, BacktestStream
 from agentexchange._version import __version__
 
 __all__ = [
@@ -46,7 +47,9 @@ __all__ = [
     "AgentExchangeClient",
     "AgentExchangeError",
     "AsyncAgentExchangeClient",
+    "AsyncBacktestStream",
     "AuthenticationError",
+    "BacktestStream",
     "BadRequestError",
     "ConflictError",
     "InvalidArgumentError",

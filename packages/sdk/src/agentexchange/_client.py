@@ -14,6 +14,7 @@ from agentexchange import _endpoints as api
 from agentexchange._base import BaseClient, Call, TimeoutTypes, retry_policy
 from agentexchange._config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from agentexchange._endpoints import TimeLike
+from agentexchange._stream import BacktestStream, stream_url
 from agentexchange.types import (
     Account,
     ApiKey,
@@ -262,6 +263,21 @@ class AgentExchangeClient(BaseClient):
         Not retried: a step that reached the platform must not be applied twice.
         """
         return self._send(api.step_backtest(backtest_id, steps, targets))
+
+    def stream_backtest(self, backtest_id: str) -> BacktestStream:
+        """Open the session's step stream (a WebSocket): :meth:`BacktestStream.step` is :meth:`step_backtest`
+        at a fraction of the cost per step. Close it, or use it as a context manager::
+
+            with client.stream_backtest(session["session_id"]) as stream:
+                result = stream.step(targets=[0.5])
+        """
+        return BacktestStream(
+            stream_url(self.base_url, backtest_id),
+            backtest_id,
+            api_key=self._api_key,
+            user_agent=self._headers["User-Agent"],
+            timeout=self._timeout,
+        )
 
     def place_order(
         self,

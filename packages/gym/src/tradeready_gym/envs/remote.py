@@ -5,7 +5,7 @@ Usage::
     env = gym.make("TradeReady-BTC-v0", execution="remote", api_key="ak_live_...",
                    base_url="http://localhost:8000")
     obs, info = env.reset(seed=0)            # creates the episode's session on the platform
-    obs, reward, terminated, truncated, info = env.step(1)   # ONE POST /backtests/{id}/step
+    obs, reward, terminated, truncated, info = env.step(1)   # one message on the session's step stream
     env.close()                              # cancels a session left unfinished
 
 :class:`RemoteSimulator` has the read and step interface the environment uses from
@@ -19,9 +19,10 @@ Per episode: ``reset()`` cancels the previous session if it is unfinished and cr
 episode's exact bars (``[open_time[start], open_time[end]]``) with the env's engine configuration,
 its strategy label (``strategy_label``, else the env id) and, once the training tracker has
 registered a run, its ``training_run_id``. The fingerprint of the candles the platform reports for
-that window must equal the local one (else :class:`DatasetMismatchError`); each step is one
-``step_backtest`` call through the SDK; the episode's metrics are read once from the platform when
-it ends. Sessions are recorded with ``source="training"``.
+that window must equal the local one (else :class:`DatasetMismatchError`); the session's step
+stream (``client.stream_backtest``, a WebSocket) is opened, and each step is one ``stream.step()``;
+the stream is closed when the episode ends, and the episode's metrics are read once from the
+platform. Sessions are recorded with ``source="training"``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from agentexchange import (
     AgentExchangeError,
     APIConnectionError,
     AuthenticationError,
+    BacktestStream,
     ConflictError,
     NotFoundError,
 )
@@ -120,8 +122,8 @@ class RemoteSimulator:
     Usage (what ``TradingEnv`` does with ``execution="remote"``)::
 
         sim = RemoteSimulator(market, EngineConfig(), "1h", client=client)
-        sim.reset(start=60, end=160)        # POST /backtests (the episode's bars)
-        sim.step1(0.5)                      # POST /backtests/{id}/step
+        sim.reset(start=60, end=160)        # POST /backtests (the episode's bars), opens its step stream
+        sim.step1(0.5)                      # one message on the stream
         sim.equity, sim.cash, sim.positions, sim.step_fees
         sim.close()                         # cancel an unfinished session, close an owned client
 
@@ -151,6 +153,7 @@ class RemoteSimulator:
         self.client = client if client is not None else AgentExchangeClient(api_key=api_key, base_url=base_url)
         self._link = link if link is not None else (lambda: ("default", None))
         self.session_id: str | None = None
+        self._stream: BacktestStream | None = None
         self._state_for(0, 1)
 
     @classmethod
@@ -230,6 +233,8 @@ class RemoteSimulator:
                 f"{stop - start} steps here); import the same file with `tradeready data import`, or drop data= so "
                 "the environment downloads the platform's candles"
             )
+        session_id = self.session_id
+        self._stream = self._call("open the session's step stream", lambda: self.client.stream_backtest(session_id))
 
     @property
     def end(self) -> int:
@@ -253,11 +258,13 @@ class RemoteSimulator:
         return self._step([None if w != w else float(w) for w in ws])
 
     def _step(self, wire: list[float | None] | None) -> bool:
-        if self.done or self.session_id is None:
+        stream = self._stream
+        if self.done or stream is None:
             raise EpisodeFinishedError("step() called after the episode ended; call reset() first")
-        session_id = self.session_id
-        answer = self._call("step the backtest session", lambda: self.client.step_backtest(session_id, 1, wire))
+        answer = self._call("step the backtest session", lambda: stream.step(1, wire))
         self._apply(answer)
+        if self.done:
+            self._close_stream()
         return self.done
 
     def _apply(self, answer: StepResult) -> None:
@@ -353,7 +360,13 @@ class RemoteSimulator:
                 self.client.close()
                 self._owns_client = False
 
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
+
     def _cancel(self) -> None:
+        self._close_stream()
         session_id, self.session_id = self.session_id, None
         if session_id is None or self.done:
             return

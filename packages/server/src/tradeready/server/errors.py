@@ -36,6 +36,7 @@ __all__ = [
     "RequestValidationFailed",
     "UnauthorizedError",
     "error_body",
+    "error_envelope",
     "install_error_handlers",
 ]
 
@@ -141,6 +142,21 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return details
 
 
+def error_envelope(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """``(status, envelope, headers)`` of an error: a :class:`PlatformError`, a request validation
+    error, or anything else (500 ``internal_error``, without the internals; the caller logs it).
+
+    What the HTTP handlers answer, for transports that are not an HTTP response (the step stream).
+    """
+    if isinstance(exc, PlatformError):
+        return exc.status_code, error_body(exc.code, exc.message, exc.details), exc.headers
+    if isinstance(exc, RequestValidationError):
+        details = _validation_details(exc)
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+        return 422, error_body("validation_error", f"Invalid request: {summary}", details), {}
+    return 500, error_body("internal_error", "Internal server error"), {}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error, ours or the framework's, as the envelope."""
 
@@ -148,15 +164,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _platform_error(request: Request, exc: PlatformError) -> JSONResponse:
         if exc.status_code >= 500:
             logger.error("internal error on %s %s: %s", request.method, request.url.path, exc.message)
-        return JSONResponse(
-            error_body(exc.code, exc.message, exc.details), status_code=exc.status_code, headers=exc.headers
-        )
+        status, body, headers = error_envelope(exc)
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = _validation_details(exc)
-        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
-        return JSONResponse(error_body("validation_error", f"Invalid request: {summary}", details), status_code=422)
+        status, body, _ = error_envelope(exc)
+        return JSONResponse(body, status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -19,6 +19,7 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from tradeready.server.auth_cache import AccountRef, AuthCache, KeyRef
 from tradeready.server.errors import UnauthorizedError
@@ -78,7 +79,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]  # commit BEFORE the response is sent
 
 
-def extract_api_key(request: Request) -> str | None:
+def extract_api_key(request: HTTPConnection) -> str | None:
     """The API key from ``X-API-Key`` or ``Authorization: Bearer``."""
     key = request.headers.get("x-api-key")
     if key:
@@ -99,7 +100,7 @@ class AuthContext:
         self.key = key
 
 
-def authenticate_request(request: Request, session: Session) -> AuthContext:
+def authenticate_request(request: HTTPConnection, session: Session) -> AuthContext:
     """The caller of ``request`` (verified, rate limited), or :class:`UnauthorizedError`; may query ``session``.
 
     Synchronous: for code already running in a worker thread. Routes use :data:`CurrentAuth`.
@@ -131,7 +132,7 @@ def authenticate_request(request: Request, session: Session) -> AuthContext:
     return ctx
 
 
-def _auth_without_io(request: Request) -> AuthContext | None:
+def _auth_without_io(request: HTTPConnection) -> AuthContext | None:
     """The caller when its key is cached and the rate limiter admits it locally, else None (needs the database)."""
     cached = getattr(request.state, "auth", None)
     if isinstance(cached, AuthContext):
@@ -173,7 +174,7 @@ T = TypeVar("T")
 
 def _authenticated_work(
     factory: sessionmaker[Session],
-    request: Request,
+    request: HTTPConnection,
     ctx: AuthContext | None,
     work: Callable[[Session, AuthContext], T],
 ) -> T:
@@ -188,8 +189,12 @@ def _authenticated_work(
     return result
 
 
-async def run_authenticated(request: Request, work: Callable[[Session, AuthContext], T], *, inline: bool = True) -> T:
+async def run_authenticated(
+    request: HTTPConnection, work: Callable[[Session, AuthContext], T], *, inline: bool = True
+) -> T:
     """Authenticate the caller, run ``work(session, auth)`` in one database session and commit it.
+
+    ``request`` is an HTTP request or a WebSocket (then each message is authenticated like a request).
 
     The path of the hot write routes (episode ingest, heartbeats, remote steps): one call instead of
     FastAPI's per-dependency machinery, with the same rules as :data:`CurrentAuth` and

@@ -39,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import compile_path
 
-__all__ = ["HotLane", "hot"]
+__all__ = ["HotLane", "hot", "validate_json_body"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -133,7 +133,7 @@ class HotLane:
         try:
             params[lane.request_param] = request
             if lane.body_model is not None and lane.body_param is not None:
-                params[lane.body_param] = _validate_body(lane.body_model, await request.body())
+                params[lane.body_param] = validate_json_body(lane.body_model, await request.body())
             response = await lane.endpoint(**params)
         except Exception as exc:
             handler = _handler_for(scope["app"].exception_handlers, exc)
@@ -143,8 +143,8 @@ class HotLane:
         await response(scope, receive, send)
 
 
-def _validate_body(model: type[BaseModel], raw: bytes) -> BaseModel:
-    """``model`` from the raw JSON body; errors as FastAPI reports a body's (``loc`` starts with ``body``)."""
+def validate_json_body(model: type[BaseModel], raw: bytes) -> BaseModel:
+    """``model`` from a raw JSON body; errors as FastAPI reports a body's (``loc`` starts with ``body``)."""
     if not raw:
         raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
     try:

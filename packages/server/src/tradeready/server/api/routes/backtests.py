@@ -1,20 +1,25 @@
 """Backtest-session routes (thin: parse, call :class:`~tradeready.server.services.backtests.BacktestService`).
 
 Every route with a session id answers 404 ``session_not_found`` for another account's session,
-before anything is written. The step route answers pre-serialised JSON (it is the hot path).
+before anything is written. The step route answers pre-serialised JSON (it is the hot path);
+the step stream (a WebSocket) carries the same requests and answers without HTTP's per-request cost.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket, status
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from tradeready.server.api.deps import AuthContext, CurrentAccount, SessionDep, run_authenticated
-from tradeready.server.api.hot import hot
+from tradeready.server.api.hot import hot, validate_json_body
+from tradeready.server.errors import PayloadTooLargeError, error_envelope
 from tradeready.server.schemas.backtests import (
     BacktestCreate,
     BacktestList,
@@ -40,9 +45,10 @@ __all__ = ["RuntimeDep", "get_runtime", "router", "session_public"]
 
 router = APIRouter(tags=["backtests"])
 _runtime_lock = threading.Lock()
+logger = logging.getLogger("tradeready.server")
 
 
-async def get_runtime(request: Request) -> BacktestRuntime:
+async def get_runtime(request: HTTPConnection) -> BacktestRuntime:
     """The app's backtest runtime (simulator cache, limits), created on first use.
 
     ``async`` on purpose: it does no I/O, so it runs on the event loop instead of a thread hop.
@@ -116,19 +122,71 @@ async def step_backtest(session_id: str, body: BacktestStep, request: Request) -
     that must rebuild the simulator from the stored log, or wait for another request of the same
     session, runs in a worker thread.
     """
-    runtime = await get_runtime(request)
+    answer = await _step(request, await get_runtime(request), session_id, body)
+    return Response(answer, media_type="application/json")
+
+
+_INLINE_STEPS = 64
+"""Steps of one request that may run on the event loop (longer requests go to a worker thread)."""
+
+
+async def _step(request: HTTPConnection, runtime: BacktestRuntime, session_id: str, body: BacktestStep) -> bytes:
+    """One step request of the HTTP route or the stream: the step's answer as JSON."""
     slot = runtime.cache.peek(session_id)
     hot = slot is not None and slot.sim is not None and not slot.lock.locked() and body.steps <= _INLINE_STEPS
 
     def work(db: Session, auth: AuthContext) -> dict[str, Any]:
         return BacktestService(db, runtime).step(auth.account.id, session_id, body)
 
-    answer = await run_authenticated(request, work, inline=hot)
-    return Response(orjson.dumps(answer), media_type="application/json")
+    return orjson.dumps(await run_authenticated(request, work, inline=hot))
 
 
-_INLINE_STEPS = 64
-"""Steps of one request that may run on the event loop (longer requests go to a worker thread)."""
+@router.websocket("/backtests/{session_id}/stream")
+async def stream_backtest(websocket: WebSocket, session_id: str) -> None:
+    """Remote stepping over one WebSocket: the fastest way to drive a session from another process.
+
+    Authenticate the handshake like any request (``X-API-Key`` or ``Authorization: Bearer``); a
+    missing key or another account's session is refused before the upgrade, with the HTTP status
+    and error envelope the step route would answer (401, 404). Then each text or binary message is
+    a step request, the body of ``POST /backtests/{id}/step`` (``{"steps": 1, "targets": [...]}``),
+    and each answer, in order, is a text message: the step route's JSON, or ``{"status": <the
+    HTTP status>, "error": {"code", "message", "details"}}`` (plus ``"retry_after"`` seconds when
+    rate limited). An error answers that message only; the stream stays open. Every message is
+    authenticated again (a revoked key stops the stream), rate limited and committed like a request.
+    """
+    runtime = await get_runtime(websocket)
+    limit: int = websocket.app.state.settings.max_body_bytes
+
+    def check(db: Session, auth: AuthContext) -> None:
+        BacktestService(db, runtime).get(auth.account.id, session_id)
+
+    try:
+        await run_authenticated(websocket, check, inline=False)
+    except Exception as exc:
+        status_code, envelope, headers = error_envelope(exc)
+        await websocket.send_denial_response(JSONResponse(envelope, status_code=status_code, headers=headers))
+        return
+    await websocket.accept()
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        raw: bytes = message["bytes"] if message.get("bytes") is not None else message.get("text", "").encode()
+        websocket.state.auth = None  # every message is authenticated (and rate limited) again
+        try:
+            if len(raw) > limit:
+                raise PayloadTooLargeError(f"a step message is at most {limit} bytes; got {len(raw)}")
+            body = validate_json_body(BacktestStep, raw)
+            answer = await _step(websocket, runtime, session_id, body)  # type: ignore[arg-type]
+        except Exception as exc:
+            status_code, envelope, headers = error_envelope(exc)
+            if status_code >= 500:
+                logger.exception("unhandled error on the step stream of %s", session_id)
+            envelope["status"] = status_code
+            if "Retry-After" in headers:
+                envelope["retry_after"] = float(headers["Retry-After"])
+            answer = orjson.dumps(envelope)
+        await websocket.send_text(answer.decode())
 
 
 @router.post("/backtests", status_code=status.HTTP_201_CREATED)
