@@ -29,6 +29,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -290,8 +291,9 @@ def _idle(dbapi: Any) -> bool:
     return bool(dbapi.info.transaction_status == TransactionStatus.IDLE)
 
 
-def _pg_array_value(value: Any) -> Any:
-    return json.dumps(value) if isinstance(value, dict) else value
+def _json_text(value: Any) -> Any:
+    """A metrics mapping as JSON text (what the ``metrics`` array carries); ``None`` and text as they are."""
+    return orjson.dumps(value).decode() if isinstance(value, dict) else value
 
 
 class SeriesCache:
@@ -359,19 +361,23 @@ def _pg_add_if_all_new(dialect: Dialect) -> _DriverSQL:
     """PostgreSQL: :data:`_ADD_IF_ALL_NEW` and the episodes' insert as one statement (a data-modifying CTE).
 
     The episodes travel as one array per column (``a_<column>``, ``unnest``), so the SQL is the same for
-    any batch size; built once, named parameters.
+    any batch size; built once, named parameters. The arrays are sent in PostgreSQL's binary format
+    (``%(...)b``): psycopg's text array dumper costs about five times as much CPU. No ``ON CONFLICT``:
+    the update's guard (every episode above the run's ``last_episode``, the row locked) already rules
+    out a duplicate, and if one slipped through, failing the whole statement keeps the aggregates
+    right where skipping the row would not.
     """
     key = (_pg_add_if_all_new, dialect.name)
     found = _DRIVER_SQL.get(key)
     if found is None:
         update_sql, _ = _compiled_for(_ADD_IF_ALL_NEW, dialect)
-        arrays = ", ".join(f"%(a_{name})s::{kind}[]" for name, kind in _PG_ARRAY_TYPES.items())
+        arrays = ", ".join(f"%(a_{name})b::{kind}[]" for name, kind in _PG_ARRAY_TYPES.items())
         columns = ", ".join(EPISODE_COLUMNS)
         values = ", ".join(f"e.{name}::jsonb" if name == "metrics" else f"e.{name}" for name in EPISODE_COLUMNS)
         sql = (
             f"WITH run AS ({update_sql}), added AS ("
             f"INSERT INTO training_episodes (run_pk, {columns}) "
-            f"SELECT run.pk, {values} FROM run, unnest({arrays}) AS e({columns}) ON CONFLICT DO NOTHING) "
+            f"SELECT run.pk, {values} FROM run, unnest({arrays}) AS e({columns})) "
             "SELECT pk, total_episodes, status FROM run"
         )
         found = _DRIVER_SQL[key] = (sql, None)
@@ -582,7 +588,8 @@ class TrainingStore:
         dialect = self.session.get_bind().dialect
         if dialect.name == "postgresql":  # one statement, one round trip: update and insert in a CTE
             for name in EPISODE_COLUMNS:
-                params[f"a_{name}"] = [_pg_array_value(row[name]) for row in rows]
+                params[f"a_{name}"] = [row[name] for row in rows]
+            params["a_metrics"] = [_json_text(m) for m in params["a_metrics"]]
             found = self._driver_execute(_pg_add_if_all_new(dialect), params, own_transaction=True)
             return found[0] if found else None
         found = self._driver_execute(_ADD_IF_ALL_NEW, params)
