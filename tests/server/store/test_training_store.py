@@ -185,3 +185,28 @@ def test_series_cache_is_bounded_by_points_least_recently_used_first() -> None:
     assert cache.get("b") is None and cache.get("a") is not None and cache.get("c") is not None
     cache.put("huge", series(11))  # larger than the whole cache: not kept
     assert cache.get("huge") is None and cache.get("a") is not None
+
+
+def test_metric_series_is_in_episode_order_whatever_the_arrival_order(engine: Engine, account_id: str) -> None:
+    def ep(n: int) -> dict[str, object]:
+        return {**row(n, float(n)), "sharpe_ratio": None if n == 1 else n / 10, "total_trades": n * 3}
+
+    with make_session_factory(engine)() as session:
+        store = TrainingStore(session)
+        store.create_run(
+            run_id="run_order", account_id=account_id, strategy_label="x", env_id=None, config={},
+            total_timesteps=None, now=NOW,
+        )  # fmt: skip
+        run = store.get_run("run_order")
+        assert run is not None
+        for batch in ([ep(10), ep(2)], [ep(7)], [ep(1)]):  # stored out of episode order
+            store.insert_episodes(run["pk"], batch)
+        session.commit()
+        episodes, roi = store.metric_series(run["pk"], "roi_pct")
+        assert episodes.dtype == np.int64 and episodes.tolist() == [1, 2, 7, 10]
+        assert roi.tolist() == [1.0, 2.0, 7.0, 10.0]
+        _, sharpe = store.metric_series(run["pk"], "sharpe_ratio")
+        assert np.isnan(sharpe[0]) and sharpe[1:].tolist() == [0.2, 0.7, 1.0]  # NULL -> NaN
+        _, trades = store.metric_series(run["pk"], "total_trades")  # an integer column, read as floats
+        assert trades.dtype == np.float64 and trades.tolist() == [3.0, 6.0, 21.0, 30.0]
+        assert [a.size for a in store.metric_series(-1, "roi_pct")] == [0, 0]  # no such run: empty
