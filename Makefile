@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python bench/env_step.py
 	$(BIN)/python bench/tracking.py
 	$(BIN)/python bench/remote_step.py
+	$(BIN)/python bench/tracker_overhead.py
 
 docs: install
 	$(BIN)/mkdocs build --strict
