@@ -117,8 +117,18 @@ def _equity(env: TradingEnv) -> NDArray[np.float64]:
     [
         ("discrete", {}),
         ("continuous", {"reward_function": SharpeReward(window=20)}),
-        ("continuous", {"allow_short": True, "reward_function": DrawdownPenaltyReward(coef=0.5)}),
-        ("portfolio", {"fee_rate": 0.0005, "slippage_bps": 2.0}),
+        (
+            "continuous",
+            {
+                "allow_short": True,
+                "reward_function": DrawdownPenaltyReward(coef=0.5),
+                "observation_features": ["ohlcv", "rsi_14", "balance", "position", "unrealized_pnl"],
+            },
+        ),
+        (
+            "portfolio",
+            {"fee_rate": 0.0005, "slippage_bps": 2.0, "observation_features": ["ohlcv", "position", "unrealized_pnl"]},
+        ),
     ],
     ids=["discrete", "continuous", "continuous-short", "portfolio"],
 )

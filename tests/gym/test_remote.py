@@ -68,12 +68,12 @@ def test_remote_needs_an_api_key_at_construction(btc: Candles, monkeypatch: pyte
     DiscreteTradingEnv("BTCUSDT", data=btc, execution="remote", track_training=False).close()
 
 
-def test_remote_refuses_features_the_platform_does_not_report(btc: Candles) -> None:
-    with pytest.raises(InvalidParameterError, match=r"\['unrealized_pnl'\] are not available with execution='remote'"):
-        ContinuousTradingEnv(
-            "BTCUSDT", data=btc, execution="remote", api_key="ak_live_test", track_training=False,
-            observation_features=("ohlcv", "position", "unrealized_pnl"),
-        )  # fmt: skip
+def test_remote_accepts_every_observation_feature(btc: Candles) -> None:
+    env = ContinuousTradingEnv(
+        "BTCUSDT", data=btc, execution="remote", api_key="ak_live_test", track_training=False,
+        observation_features=("ohlcv", "position", "unrealized_pnl", "balance"),
+    )  # fmt: skip
+    env.close()  # nothing was sent: no session was created
 
 
 def test_remote_simulator_checks_its_arguments_before_any_request(btc: Candles, dead_url: str) -> None:

@@ -199,6 +199,7 @@ class Position(TypedDict, total=False):
     quantity: float
     price: float
     market_value: float
+    unrealized_pnl: float
 
 
 class Portfolio(TypedDict, total=False):

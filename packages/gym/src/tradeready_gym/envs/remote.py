@@ -57,15 +57,11 @@ if TYPE_CHECKING:
     from tradeready_gym.envs.base import TradingEnv
 
 __all__ = [
-    "REMOTE_UNSUPPORTED_FEATURES",
     "DatasetMismatchError",
     "RemoteExecutionError",
     "RemoteSimulator",
     "check_remote_options",
 ]
-
-REMOTE_UNSUPPORTED_FEATURES: Final[frozenset[str]] = frozenset({"unrealized_pnl"})
-"""Observation features the platform's step answer does not carry (no per-position cost basis)."""
 
 _METRIC_FIELDS: Final[tuple[str, ...]] = tuple(f.name for f in dataclasses.fields(Metrics))
 _START_HINT = (
@@ -84,12 +80,6 @@ class DatasetMismatchError(RemoteExecutionError):
 
 def check_remote_options(features: Sequence[str], api_key: str | None, client: AgentExchangeClient | None) -> None:
     """Raise :class:`InvalidParameterError` when ``execution="remote"`` cannot work with these options."""
-    unsupported = sorted(REMOTE_UNSUPPORTED_FEATURES.intersection(features))
-    if unsupported:
-        raise InvalidParameterError(
-            f"observation_features {unsupported} are not available with execution='remote' (the platform "
-            "does not report a position's cost basis); remove them or use execution='local'"
-        )
     has_key = client.has_api_key if client is not None else bool(api_key or os.environ.get("TRADEREADY_API_KEY"))
     if not has_key:
         raise InvalidParameterError(
@@ -177,6 +167,7 @@ class RemoteSimulator:
         self.equity = cash
         self.holdings: list[float] = [0.0] * self.n_assets
         self._values: list[float] = [0.0] * self.n_assets
+        self._pnl: list[float] = [0.0] * self.n_assets
         self.fills: list[Fill] = []
         self._eq: list[float] = [cash]
         self.total_fees = 0.0
@@ -297,6 +288,7 @@ class RemoteSimulator:
         positions = answer["positions"]
         self.holdings[:] = [float(p["quantity"]) for p in positions]
         self._values = [float(p["market_value"]) for p in positions]
+        self._pnl = [float(p["unrealized_pnl"]) for p in positions]
         self.step_fees = fees
         self.step_fills = len(answer["fills"])
         self.cash = float(answer["cash"])
@@ -321,13 +313,8 @@ class RemoteSimulator:
         return self._values[asset]
 
     def unrealized_pnl(self, asset: int = 0) -> float:
-        """Not reported by the platform: 0.0 while flat, else :class:`RemoteExecutionError`."""
-        if self.holdings[asset] == 0.0:
-            return 0.0
-        raise RemoteExecutionError(
-            "unrealized_pnl is not available with execution='remote' (the platform does not report a "
-            "position's cost basis); use execution='local'"
-        )
+        """Open profit or loss of ``asset`` at the current close (as the platform computed it)."""
+        return self._pnl[asset]
 
     def equity_curve(self) -> NDArray[np.float64]:
         """Equity marked at each bar from ``start`` to the current ``t``, as the platform reported it."""

@@ -278,6 +278,9 @@ class PositionPublic(BaseModel):
     quantity: float
     price: float = Field(description="Close of the current bar.")
     market_value: float
+    unrealized_pnl: float = Field(
+        description="Open profit or loss at the current close against the position's cost basis (fees included)."
+    )
 
 
 class PortfolioPublic(BaseModel):

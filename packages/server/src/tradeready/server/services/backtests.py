@@ -1023,7 +1023,13 @@ _METRIC_FIELDS = (
 def _positions(sim: Simulator, symbols: Sequence[str], market: MarketData) -> list[dict[str, Any]]:
     closes = market.close[sim.t].tolist()
     return [
-        {"symbol": symbols[i], "quantity": qty, "price": closes[i], "market_value": sim.position_value(i)}
+        {
+            "symbol": symbols[i],
+            "quantity": qty,
+            "price": closes[i],
+            "market_value": sim.position_value(i),
+            "unrealized_pnl": sim.unrealized_pnl(i),
+        }
         for i, qty in enumerate(sim.positions)
     ]
 
