@@ -140,6 +140,51 @@ def test_async_repr_masks_the_key() -> None:
     asyncio.run(client.close())
 
 
+def test_api_key_is_the_explicit_key_the_client_sends(api: MockAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADEREADY_API_KEY", "ak_live_from_env_000000000000")
+    client = api.client(api_key=KEY)
+    assert client.api_key == KEY
+    assert client.with_options(timeout=1.0).api_key == KEY
+    client.get_account()
+    assert api.last.headers["X-API-Key"] == client.api_key
+
+
+def test_api_key_from_the_environment(api: MockAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADEREADY_API_KEY", "  ak_live_from_env_000000000000\n")
+    client = api.client(api_key=None)
+    assert client.api_key == "ak_live_from_env_000000000000"
+    monkeypatch.setenv("TRADEREADY_API_KEY", "ak_live_changed_later_0000000")
+    assert client.api_key == "ak_live_from_env_000000000000"  # read once, at construction
+
+
+@pytest.mark.parametrize("env_value", [None, "", "   "])
+def test_api_key_is_none_without_a_key(api: MockAPI, monkeypatch: pytest.MonkeyPatch, env_value: str | None) -> None:
+    if env_value is not None:
+        monkeypatch.setenv("TRADEREADY_API_KEY", env_value)
+    client = api.client(api_key=None)
+    assert client.api_key is None
+    assert not client.has_api_key
+
+
+def test_api_key_is_read_only_and_repr_still_masks_it() -> None:
+    with AgentExchangeClient(api_key=KEY, base_url="http://h:1") as client:
+        with pytest.raises(AttributeError):
+            client.api_key = "ak_live_other_0000000000000"  # type: ignore[misc]
+        assert client.api_key == KEY
+        assert KEY not in repr(client) and "ak_live_...cdef" in repr(client)
+        assert KEY not in str(client)
+
+
+def test_async_client_api_key() -> None:
+    client = AsyncAgentExchangeClient(api_key=KEY, base_url="http://h:1")
+    assert client.api_key == KEY
+    assert KEY not in repr(client)
+    asyncio.run(client.close())
+    keyless = AsyncAgentExchangeClient(base_url="http://h:1")
+    assert keyless.api_key is None
+    asyncio.run(keyless.close())
+
+
 @pytest.mark.parametrize(
     ("key", "masked"),
     [(None, None), ("short", "***"), (KEY, "ak_live_...cdef"), ("sk-0123456789abcdefXYZW", "...XYZW")],

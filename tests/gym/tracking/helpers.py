@@ -18,6 +18,7 @@ from agentexchange import AgentExchangeClient
 from tradeready.server.db.engine import make_engine, make_session_factory
 from tradeready.server.store.market import MarketStore
 from tradeready_core.data import Candles, load_candles
+from tradeready_gym.envs import TradingEnv
 from tradeready_gym.tracking import TrainingTracker
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "insert_candles",
     "make_env",
     "run_episodes",
+    "trading_env",
 ]
 
 BTC_1H = "/work/shared/data/market/BTCUSDT-1h.csv"
@@ -87,14 +89,23 @@ def make_env(
     kwargs.setdefault("lookback_window", 10)
     env = gym.make(env_id, client=client, strategy_label=label, track_training=tracker, **kwargs)
     if tracker:
-        env.unwrapped._tracker = TrainingTracker(  # type: ignore[attr-defined]
-            tracker_client or client, close_timeout=close_timeout, heartbeat_interval=0.2, request_timeout=5.0
+        trading_env(env).attach_tracker(
+            TrainingTracker(
+                tracker_client or client, close_timeout=close_timeout, heartbeat_interval=0.2, request_timeout=5.0
+            )
         )
     return env
 
 
+def trading_env(env: gym.Env[Any, Any]) -> TradingEnv:
+    """The TradingEnv inside ``env``'s wrappers."""
+    base = env.unwrapped
+    assert isinstance(base, TradingEnv)
+    return base
+
+
 def tracker_of(env: gym.Env[Any, Any]) -> TrainingTracker:
-    tracker = env.unwrapped._tracker  # type: ignore[attr-defined]
+    tracker = trading_env(env).tracker
     assert isinstance(tracker, TrainingTracker)
     return tracker
 
@@ -179,5 +190,5 @@ def worker_env(api_key: str, url: str, label: str, episode_length: int) -> gym.E
         lookback_window=10,
         episode_length=episode_length,
     )
-    env.unwrapped._tracker = TrainingTracker(heartbeat_interval=0.2, request_timeout=5.0)  # type: ignore[attr-defined]
+    trading_env(env).attach_tracker(TrainingTracker(heartbeat_interval=0.2, request_timeout=5.0))
     return env

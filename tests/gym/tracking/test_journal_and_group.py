@@ -80,7 +80,7 @@ def test_last_member_to_leave_completes_with_totals(tmp_path: Path) -> None:
 
 def test_without_an_api_key_tracking_is_off_and_training_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import gymnasium as gym
-    from tests.gym.tracking.helpers import BTC_1H, run_episodes
+    from tests.gym.tracking.helpers import BTC_1H, run_episodes, trading_env
 
     import tradeready_gym  # noqa: F401
     from tradeready_gym.tracking import TrainingTracker
@@ -91,7 +91,7 @@ def test_without_an_api_key_tracking_is_off_and_training_runs(tmp_path: Path, mo
         "TradeReady-BTC-v0", data=BTC_1H, start_time="2025-01-01", end_time="2025-01-03", track_training=False
     )
     tracker = TrainingTracker()
-    env.unwrapped._tracker = tracker  # type: ignore[attr-defined]
+    trading_env(env).attach_tracker(tracker)
     run_episodes(env, 2)
     env.close()
     assert tracker.run_id is None and not tracker.active

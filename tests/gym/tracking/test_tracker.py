@@ -19,6 +19,7 @@ from tests.gym.tracking.helpers import (
     make_env,
     run_episodes,
     tracker_of,
+    trading_env,
     trailing_mean,
 )
 
@@ -85,7 +86,7 @@ def test_gym_make_installs_the_tracker_from_api_key(platform: Platform) -> None:
         lookback_window=5,
         strategy_label="made_by_gym_make",
     )
-    tracker = env.unwrapped._tracker  # type: ignore[attr-defined]
+    tracker = trading_env(env).tracker
     assert isinstance(tracker, TrainingTracker)
     run_episodes(env, 2)
     env.close()
@@ -123,7 +124,7 @@ def test_close_is_bounded_when_the_platform_hangs(platform: Platform, client_hom
     with BlackHole() as hole:
         env = make_env(platform.client(), tracker=False, episode_length=10)
         tracker = TrainingTracker(platform.client(url=hole.url), close_timeout=0.5, request_timeout=30.0)
-        env.unwrapped._tracker = tracker  # type: ignore[attr-defined]
+        trading_env(env).attach_tracker(tracker)
         run_episodes(env, 2)
         started = time.monotonic()
         env.close()

@@ -216,6 +216,17 @@ class BaseClient:
         """Whether authenticated endpoints can be called."""
         return self._api_key is not None
 
+    @property
+    def api_key(self) -> str | None:
+        """The API key this client sends in ``X-API-Key``, or ``None`` without one (read-only).
+
+        The ``api_key`` argument, else ``TRADEREADY_API_KEY`` as read at construction, stripped of
+        surrounding whitespace. This is the secret itself: pass it on (e.g. to build another client
+        or to tag local state with a hash of it), never log or display it; ``repr(client)`` and
+        messages show it masked.
+        """
+        return self._api_key
+
     def _http_base_url(self) -> httpx.URL:
         raise NotImplementedError
 

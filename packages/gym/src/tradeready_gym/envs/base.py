@@ -17,8 +17,8 @@ parameter                   meaning
                             default :class:`~tradeready_gym.rewards.LogReturnReward`
 ``start_time``, ``end_time``  decisions are taken on candles with ``start_time <= open_time <
                             end_time`` (epoch ms, ISO-8601 or datetime); default all data
-``track_training``          report episodes to the platform (the tracker plugs into
-                            ``self._tracker``; a no-op until the tracker is installed)
+``track_training``          report episodes to the platform (through a :class:`TrainingHook`; see
+                            :meth:`TradingEnv.attach_tracker`)
 ``strategy_label``          label of the training run in the dashboard
 ``fee_rate``, ``slippage_bps``  trading costs (see :mod:`tradeready_core.engine`)
 ``episode_length``          ``None``: each episode is the whole range; ``N``: a random window of
@@ -564,6 +564,63 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
             buys=[f.bar - sim.start for f in fills if f.side == "buy"],
             sells=[f.bar - sim.start for f in fills if f.side == "sell"],
         )
+
+    # ------------------------------------------------------------------ for the training tracker (read-only)
+    @property
+    def client(self) -> AgentExchangeClient | None:
+        """The :class:`agentexchange.AgentExchangeClient` passed as ``client=``, else ``None``.
+
+        ``None`` also when only ``api_key``/``base_url`` (or ``TRADEREADY_API_KEY``) were given:
+        the env keeps no client of its own.
+        """
+        return self._client
+
+    @property
+    def simulator(self) -> Simulator | RemoteSimulator | None:
+        """The engine that runs the episodes (``None`` until the candles are loaded).
+
+        For reading the current (or last) episode's state: ``start``, ``end``, ``t``, ``bankrupt``,
+        ``equity``... Stepping or resetting it directly bypasses the env's bookkeeping.
+        """
+        return self._sim
+
+    @property
+    def episode_step(self) -> int:
+        """Steps taken in the current episode: 0 after :meth:`reset`, ``n`` after its ``n``-th step.
+
+        Once an episode has ended it keeps that episode's count until the next :meth:`reset`
+        (check :attr:`needs_reset`).
+        """
+        return self._k
+
+    @property
+    def needs_reset(self) -> bool:
+        """Whether :meth:`step` needs a :meth:`reset` first: before the first reset and once an episode ended."""
+        return self._needs_reset
+
+    @property
+    def tracker(self) -> TrainingHook:
+        """The training hook this env reports to (a :class:`NullTracker` when nothing reports)."""
+        return self._tracker
+
+    def attach_tracker(self, hook: TrainingHook) -> None:
+        """Report this env's training to ``hook`` from now on, in place of the current :attr:`tracker`.
+
+        ``hook`` (a :class:`TrainingHook`, e.g. a
+        :class:`~tradeready_gym.tracking.TrainingTracker`) gets ``on_reset`` after every
+        :meth:`reset`, ``on_episode_end`` when an episode ends (its last :meth:`step`, or cut short
+        by :meth:`reset` or :meth:`close`) and ``on_close`` from :meth:`close`; it is never called
+        on any other step. The replaced hook is neither closed nor told; pass ``NullTracker()`` to
+        stop reporting. On a wrapped env: ``env.unwrapped.attach_tracker(hook)``.
+        """
+        missing = [
+            name for name in ("on_reset", "on_episode_end", "on_close") if not callable(getattr(hook, name, None))
+        ]
+        if missing:
+            raise InvalidParameterError(
+                f"hook must implement the TrainingHook protocol; {hook!r} lacks {', '.join(missing)}"
+            )
+        self._tracker = hook
 
     @property
     def tracking_run_id(self) -> str | None:

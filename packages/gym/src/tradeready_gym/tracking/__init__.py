@@ -59,7 +59,7 @@ def sync(
     if api_key:
         key: str | None = api_key
     elif client is not None:
-        key = getattr(client, "_api_key", None)  # the SDK keeps no public accessor for the key
+        key = client.api_key
     else:
         key = os.environ.get("TRADEREADY_API_KEY")
     fingerprint = key_fingerprint(key)

@@ -104,7 +104,7 @@ class TrainingTracker:
     Usage (the environment builds one when ``track_training=True``)::
 
         tracker = TrainingTracker(api_key="ak_live_...", strategy_label="ppo_v1")
-        env._tracker = tracker        # what TradingEnv does
+        env.unwrapped.attach_tracker(tracker)   # in place of the one the env built itself
         env.reset(); ...; env.close()
         print(tracker.run_id)
 
@@ -146,7 +146,7 @@ class TrainingTracker:
         self._state = "new"  # new -> running -> closed; or off
         self._sender: Sender | None = None
         self._group: RunGroup | None = None
-        self._env: Any = None
+        self._env: TradingEnv | None = None
         self._episodes = 0
         self._steps_done = 0
         self._episode_started = ""
@@ -202,8 +202,8 @@ class TrainingTracker:
         try:
             metrics = info["episode_metrics"]
             steps = int(metrics["steps"])
-            sim = getattr(env, "_sim", None)
-            bankrupt = bool(getattr(sim, "bankrupt", False))
+            sim = env.simulator
+            bankrupt = bool(sim.bankrupt) if sim is not None else False
             episode = {
                 "roi_pct": metrics["roi_pct"],
                 "sharpe_ratio": metrics["sharpe_ratio"],
@@ -295,7 +295,7 @@ class TrainingTracker:
     # -- internals -------------------------------------------------------------------------------
 
     def _resolve_client(self, env: TradingEnv) -> tuple[AgentExchangeClient | None, str | None]:
-        client = self._client or getattr(env, "_client", None)
+        client = self._client or env.client
         api_key = self._api_key or getattr(env, "api_key", None) or os.environ.get("TRADEREADY_API_KEY")
         if client is None:
             if not api_key:
@@ -305,8 +305,8 @@ class TrainingTracker:
         if not client.has_api_key:
             return None, None
         # The spool is tagged with a hash of the key that wrote it (never the key itself).
-        key = api_key if self._client is None and getattr(env, "_client", None) is None else None
-        return client, key or getattr(client, "_api_key", None)
+        key = api_key if self._client is None and env.client is None else None
+        return client, key or client.api_key
 
     def _start(self, env: TradingEnv) -> None:
         client, api_key = self._resolve_client(env)
@@ -398,9 +398,9 @@ class TrainingTracker:
         env = self._env
         if env is None:
             return Progress(self._steps_done, 0, None)
-        running = not getattr(env, "_needs_reset", True)
-        episode_steps = int(getattr(env, "_k", 0)) if running else 0
-        sim = getattr(env, "_sim", None)
+        running = not env.needs_reset
+        episode_steps = env.episode_step if running else 0
+        sim = env.simulator
         length = int(sim.end - sim.start) if sim is not None else None
         return Progress(self._steps_done + episode_steps, episode_steps, length or None)
 
