@@ -277,7 +277,7 @@ def test_tracker_hook_is_called_outside_the_engine(candles: dict[str, pd.DataFra
             calls.append("close")
 
     env = make("TradeReady-BTC-v0", candles, episode_length=5)
-    env.unwrapped._tracker = Recorder()  # type: ignore[attr-defined]
+    env.unwrapped.attach_tracker(Recorder())  # type: ignore[attr-defined]
     env.reset(seed=0)
     for _ in range(5):
         env.step(0)

@@ -180,14 +180,14 @@ class RecordingTracker:
 def test_tracker_is_paused_and_normalisation_frozen_then_restored(btc: pd.DataFrame) -> None:
     env = NormalizationWrapper(make(btc))
     tracker = RecordingTracker()
-    base(env)._tracker = tracker
+    base(env).attach_tracker(tracker)
     env.reset(seed=0)
     tracker.calls.clear()
     count = env.count
     evaluate(lambda obs: 0, env, 2, record=False)
     assert tracker.calls == []
     assert env.count == count and not env.frozen
-    assert base(env)._tracker is tracker
+    assert base(env).tracker is tracker
 
 
 # --- errors ----------------------------------------------------------------------------------

@@ -376,19 +376,19 @@ def _evaluation_mode(env: gym.Env[Any, Any], base: TradingEnv) -> Iterator[None]
             current.freeze()
             thawed.append(current)
         current = current.env
-    tracker = base._tracker
-    base._tracker = NullTracker()
+    tracker = base.tracker
+    base.attach_tracker(NullTracker())
     try:
         yield
     finally:
-        base._tracker = tracker
+        base.attach_tracker(tracker)
         for wrapper in thawed:
             wrapper.unfreeze()
 
 
 def _platform_client(base: TradingEnv) -> tuple[AgentExchangeClient | None, bool]:
     """The env's platform client (and whether we made it), or ``None`` when the env is offline."""
-    own: AgentExchangeClient | None = base._client
+    own = base.client
     if own is not None:
         return own, False
     if base.api_key is not None:

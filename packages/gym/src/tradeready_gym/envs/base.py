@@ -238,7 +238,7 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         )
         self.pipeline = FeaturePipeline(list(observation_features))
         if execution == "remote":
-            check_remote_options(observation_features, api_key, client)
+            check_remote_options(api_key, client)
         self.api_key, self.base_url = api_key, base_url
         self.timeframe = timeframe
         self.lookback_window = int(lookback_window)

@@ -78,7 +78,7 @@ class DatasetMismatchError(RemoteExecutionError):
     """The platform's candles for the episode differ from the ones the environment computes features on."""
 
 
-def check_remote_options(features: Sequence[str], api_key: str | None, client: AgentExchangeClient | None) -> None:
+def check_remote_options(api_key: str | None, client: AgentExchangeClient | None) -> None:
     """Raise :class:`InvalidParameterError` when ``execution="remote"`` cannot work with these options."""
     has_key = client.has_api_key if client is not None else bool(api_key or os.environ.get("TRADEREADY_API_KEY"))
     if not has_key:
@@ -100,8 +100,8 @@ def _link_of(env: TradingEnv) -> Callable[[], tuple[str, str | None]]:
             return fallback, None
         spec = target.spec
         label = target.strategy_label or (spec.id if spec is not None else fallback)
-        run_id = getattr(getattr(target, "_tracker", None), "run_id", None)
-        return label, run_id if isinstance(run_id, str) and run_id else None
+        run_id = target.tracking_run_id
+        return label, run_id or None
 
     return link
 
@@ -153,7 +153,7 @@ class RemoteSimulator:
             market,
             env.config,
             env.timeframe,
-            client=getattr(env, "_client", None),
+            client=env.client,
             api_key=env.api_key,
             base_url=env.base_url,
             link=_link_of(env),
