@@ -3,11 +3,14 @@
 The layout is exactly the public one (``data/spot/<monthly|daily>/klines/<SYMBOL>/<interval>/...``);
 files are built from the real candles in ``/work/shared/data/market/`` (12-column spot rows, no
 header, ms timestamps before 2025 and µs from 2025 on). The server records every request path so
-tests can check what was (re)downloaded.
+tests can check what was (re)downloaded, and can be scripted to misbehave on a path the way the
+real host does (429/418 with Retry-After, 5xx, dropped connections, a body cut short, a stall).
 
 Example::
 
     with ArchiveServer(root) as server:
+        server.script(zip_path, Fault.answer(429, retry_after="2"), Fault.answer(429, retry_after="2"))
+        server.script(zip_path + ".CHECKSUM", then=Fault.answer(500))  # always 500
         fetch_klines("BTCUSDT", "1h", ..., base_url=server.url)
 """
 
@@ -17,16 +20,19 @@ import hashlib
 import http.server
 import io
 import threading
+import time
 import zipfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 import numpy as np
 
 from tradeready_core.data import Candles
 
-__all__ = ["ArchiveServer", "kline_csv", "write_archive"]
+__all__ = ["ArchiveServer", "Fault", "kline_csv", "write_archive"]
 
 MARKET_DATA = Path("/work/shared/data/market")
 _US_FROM_MS = 1_735_689_600_000  # 2025-01-01: spot archives switch to microseconds
@@ -85,12 +91,72 @@ def select(candles: Candles, lo: int, hi: int) -> Candles:
     return sliced
 
 
+@dataclass(frozen=True)
+class Fault:
+    """One scripted misbehaviour for one GET.
+
+    ``answer``: reply ``status`` (with ``Retry-After`` if given) instead of the file. ``drop``: close
+    the connection without replying. ``cut``: send the headers (full Content-Length) and half the
+    body, then close. ``stall``: say nothing for ``seconds``, then close.
+    """
+
+    kind: Literal["answer", "drop", "cut", "stall"]
+    status: int = 0
+    retry_after: str | None = None
+    seconds: float = 0.0
+
+    @classmethod
+    def answer(cls, status: int, retry_after: str | None = None) -> Fault:
+        return cls("answer", status=status, retry_after=retry_after)
+
+    @classmethod
+    def drop(cls) -> Fault:
+        return cls("drop")
+
+    @classmethod
+    def cut(cls) -> Fault:
+        return cls("cut")
+
+    @classmethod
+    def stall(cls, seconds: float) -> Fault:
+        return cls("stall", seconds=seconds)
+
+
+@dataclass
+class _Script:
+    faults: list[Fault]
+    then: Fault | None
+
+
 class _Handler(http.server.SimpleHTTPRequestHandler):
     server: _Server
 
     def do_GET(self) -> None:
         self.server.requests.append(self.path)
-        super().do_GET()
+        fault = self.server.next_fault(self.path)
+        if fault is None:
+            super().do_GET()
+        elif fault.kind == "answer":
+            body = f"scripted {fault.status}\n".encode()
+            self.send_response(fault.status)
+            if fault.retry_after is not None:
+                self.send_header("Retry-After", fault.retry_after)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif fault.kind == "cut":
+            data = (Path(self.directory) / self.path.lstrip("/")).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/zip")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+        else:  # drop, stall: close without a word (after a while)
+            time.sleep(fault.seconds)
+            self.close_connection = True
 
     def log_message(self, format: str, *args: object) -> None:
         return
@@ -98,6 +164,15 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 class _Server(http.server.ThreadingHTTPServer):
     requests: list[str]
+    scripts: dict[str, _Script]
+    lock: threading.Lock
+
+    def next_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            script = self.scripts.get(path)
+            if script is None:
+                return None
+            return script.faults.pop(0) if script.faults else script.then
 
 
 class ArchiveServer:
@@ -108,6 +183,8 @@ class ArchiveServer:
         handler = lambda *a, **k: _Handler(*a, directory=str(root), **k)  # noqa: E731
         self._server = _Server(("127.0.0.1", 0), handler)
         self._server.requests = []
+        self._server.scripts = {}
+        self._server.lock = threading.Lock()
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -117,6 +194,14 @@ class ArchiveServer:
     @property
     def requests(self) -> list[str]:
         return self._server.requests
+
+    def script(self, path: str, *faults: Fault, then: Fault | None = None) -> None:
+        """Answer the next GETs of ``path`` with ``faults`` in order, then with ``then`` every time (None: the file).
+
+        ``path`` is the URL path, with or without its leading ``/`` (e.g. ``ArchiveFile.relative_path``).
+        """
+        with self._server.lock:
+            self._server.scripts["/" + path.lstrip("/")] = _Script(list(faults), then)
 
     def __enter__(self) -> ArchiveServer:
         self._thread.start()
