@@ -7,13 +7,16 @@ PostgreSQL with ``--database-url``), then steps ``TradeReady-BTC-v0`` (raw, the 
 
     .venv/bin/python bench/tracker_overhead.py
     .venv/bin/python bench/tracker_overhead.py --episode-length 100 --steps 200000
+    .venv/bin/python bench/tracker_overhead.py --ppo 20000     # also: SB3 PPO learn() wall time, on vs off
 
 Per round and mode: pre-drawn random actions, ``--steps`` timed ``env.step`` calls with the resets
 of ended episodes inside the timed loop. With tracking on, the time spent inside the tracker's
 hooks on the training thread (``on_reset``, ``on_episode_end``) is measured directly; what is left
 of the difference to the untracked run is the per-step cost of the tracker's background threads
 (sender and heartbeat compete for the GIL). After ``env.close()`` every episode must be on the
-platform (checked, else the run fails).
+platform (checked, else the run fails). ``--ppo N`` adds what a user sees: the wall time of
+Stable-Baselines3 PPO ``learn(total_timesteps=N)`` (default hyperparameters but ``n_steps=512``)
+with tracking off and on.
 """
 
 from __future__ import annotations
@@ -129,12 +132,37 @@ def run(mode: str, url: str, api_key: str, steps: int, episode_length: int, seed
     return result
 
 
+def run_ppo(mode: str, url: str, api_key: str, timesteps: int, episode_length: int) -> float:
+    """Seconds of ``PPO.learn(timesteps)`` with tracking off or on (the run is checked complete)."""
+    from stable_baselines3 import PPO
+
+    tracked = mode == "tracked"
+    env: Any = gym.make(
+        "TradeReady-BTC-v0", data=DATA, lookback_window=50, observation_features=FEATURES,
+        episode_length=episode_length, track_training=tracked, strategy_label="bench-overhead-ppo",
+        api_key=api_key if tracked else None, base_url=url if tracked else None,
+    )  # fmt: skip
+    model = PPO("MlpPolicy", env, n_steps=512, seed=0, device="cpu", verbose=0)
+    started = time.perf_counter()
+    model.learn(total_timesteps=timesteps)
+    elapsed = time.perf_counter() - started
+    run_id = env.unwrapped.tracking_run_id
+    env.close()
+    if tracked:
+        with AgentExchangeClient(api_key=api_key, base_url=url) as client:
+            stored = client.get_training_run(run_id)
+        if stored["status"] != "completed" or stored["total_episodes"] < timesteps // episode_length:
+            raise RuntimeError(f"PPO run {run_id}: {stored['status']}, {stored['total_episodes']} episodes")
+    return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100_000, help="timed steps per run (default 100,000)")
     parser.add_argument("--episode-length", type=int, default=200, help="steps per episode (default 200)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median shown)")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: SQLite in a temp home)")
+    parser.add_argument("--ppo", type=int, default=0, help="also time SB3 PPO learn() for this many timesteps")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tradeready-bench-") as tmp:
         home = Path(tmp)
@@ -146,6 +174,7 @@ def main() -> None:
             for r in range(args.rounds):
                 for mode in results:
                     results[mode].append(run(mode, url, api_key, args.steps, args.episode_length, seed=r))
+            ppo = {m: run_ppo(m, url, api_key, args.ppo, args.episode_length) for m in results} if args.ppo else {}
     off = statistics.median(x["us_per_step"] for x in results["untracked"])
     on = statistics.median(x["us_per_step"] for x in results["tracked"])
     hooks_per_episode = statistics.median(x["us_per_episode_hooks"] for x in results["tracked"])
@@ -165,6 +194,12 @@ def main() -> None:
     print(f"  background threads, per step  {background:8.2f} us      (tracked - untracked - hooks; the sender and")
     per_episode = background * args.episode_length
     print(f"    = per episode               {per_episode:8.1f} us       heartbeat threads hold the GIL)")
+    if ppo:
+        on_s, off_s = ppo["tracked"], ppo["untracked"]
+        print(
+            f"  SB3 PPO learn({args.ppo:,})        {off_s:8.2f} s untracked, {on_s:.2f} s tracked "
+            f"({on_s / off_s - 1:+.1%}, one run each)"
+        )
 
 
 if __name__ == "__main__":

@@ -171,7 +171,7 @@ async def stream_backtest(websocket: WebSocket, session_id: str) -> None:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
-        raw: bytes = message["bytes"] if message.get("bytes") is not None else message.get("text", "").encode()
+        raw: bytes = message["bytes"] if message.get("bytes") is not None else (message.get("text") or "").encode()
         websocket.state.auth = None  # every message is authenticated (and rate limited) again
         try:
             if len(raw) > limit:
