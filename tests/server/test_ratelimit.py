@@ -100,3 +100,31 @@ def test_live_server_answers_429_with_retry_after(platform_settings: Settings) -
     assert limited.json()["error"]["code"] == "rate_limited"
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
     assert other.status_code == 200 and health.status_code == 200
+
+
+def test_admit_local_spends_only_blocks_already_claimed(engine: Engine) -> None:
+    clock = Clock(6_000_000.0)
+    limiter = RateLimiter(engine, 120_000, clock=clock)
+    assert not limiter.admit_local("key_l")  # nothing claimed yet: the caller must check()
+    limiter.check("key_l")  # claims a block of 1, spent on this request
+    assert not limiter.admit_local("key_l") and limiter.db_claims == 1
+    limiter.check("key_l")  # claims 2: one for this request, one left
+    assert limiter.admit_local("key_l") and not limiter.admit_local("key_l")
+    limiter.check("key_l")  # claims 4
+    assert [limiter.admit_local("key_l") for _ in range(4)] == [True, True, True, False]
+    assert limiter.db_claims == 3  # local admissions never touch the database
+    limiter.check("key_l")  # claims 8: 7 left in this window...
+    clock.now += 60.0
+    assert not limiter.admit_local("key_l")  # ...but not in the next one
+    assert not limiter.admit_local("key_other")  # blocks are per key
+
+
+def test_local_admissions_count_against_the_shared_limit(engine: Engine) -> None:
+    clock = Clock(6_000_000.0)
+    a, b = RateLimiter(engine, 1_000, clock=clock), RateLimiter(engine, 1_000, clock=clock)
+    admitted = sum(
+        limiter.admit_local("key_s") or _admitted(limiter, "key_s") for _ in range(800) for limiter in (a, b)
+    )
+    assert 1_000 - 2 * a.max_block <= admitted <= 1_000  # never over; at most the unused blocks under
+    assert a.db_claims + b.db_claims < admitted / 4  # most admissions were local
+    assert RateLimiter(engine, 0).admit_local("key_s")  # a disabled limiter admits everything locally
