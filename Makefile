@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python bench/tracking.py
 	$(BIN)/python bench/remote_step.py
 	$(BIN)/python bench/tracker_overhead.py
+	$(BIN)/python bench/market_data.py
 
 docs: install
 	$(BIN)/mkdocs build --strict

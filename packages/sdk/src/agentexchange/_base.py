@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import httpx
+import orjson
 
 from agentexchange._config import mask_api_key, resolve_api_key, resolve_url_prefix
 from agentexchange._errors import (
@@ -289,8 +290,8 @@ class BaseClient:
             data: Any = None
         else:
             try:
-                data = response.json()
-            except ValueError as exc:
+                data = orjson.loads(response.content)  # about 5x the standard library's speed on large answers
+            except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
                 content_type = response.headers.get("Content-Type", "no content type")
                 raise APIResponseError(
                     f"{call.method} {response.request.url.path} answered {response.status_code} with a "

@@ -21,12 +21,12 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Self
 
 import httpx
+import orjson
 from websockets.asyncio.client import ClientConnection as AsyncConnection
 from websockets.asyncio.client import connect as async_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
@@ -81,7 +81,7 @@ class _Stream:
     def _decode(self, raw: str | bytes) -> StepResult:
         call: Call[StepResult] = api.step_backtest(self.backtest_id, 1, None)
         try:
-            data = json.loads(raw)
+            data = orjson.loads(raw)
         except ValueError as exc:
             raise APIResponseError(
                 f"the step stream {self.url} answered a message that is not JSON", response=self._response(200, raw)
