@@ -19,6 +19,7 @@ from tradeready.server.schemas.backtests import BacktestCreate, BacktestStep, Or
 from tradeready.server.services.backtests import BacktestLimits, BacktestRuntime, BacktestService, compare_metrics
 from tradeready.server.settings import Settings
 from tradeready.server.store.backtests import BacktestStore, SessionFilter
+from tradeready.server.store.driver import postgres_idle
 from tradeready.server.store.market import MarketStore
 from tradeready.server.store.models.base import utcnow
 from tradeready_core.data import Candles, synthetic_candles
@@ -234,3 +235,19 @@ def test_advance_refuses_a_stale_log_length_or_an_idle_session(
         assert [a.seq for a in store.load_actions(sid, 0, 10)] == [0]
         after = store.get_state(account_id, sid)
         assert after is not None and after.version == 1 and after.status == "running"
+        s.commit()
+        # a read and a write that are the session's only statements: on PostgreSQL each runs as its own
+        # transaction (the write as one statement); the same answers and rows as the transactional path
+        alone = store.get_state(account_id, sid, alone=True)
+        assert alone == after
+        packed = b"\x00" * 8
+        moved = {**write, "kind": "order", "step": 2, "targets": packed, "payload": {"note": 1}}
+        assert store.advance(alone, **moved, cash=4.0, equity=5.0, now=now, active_since=now - hour)
+        if s.get_bind().dialect.name == "postgresql":  # it ran as one autocommitted statement: no transaction open
+            assert postgres_idle(s.connection().connection.dbapi_connection)
+        assert not store.advance(alone, **moved, cash=6.0, equity=6.0, now=now, active_since=now - hour)  # stale
+        s.commit()
+        log = store.load_actions(sid, 0, 10)
+        assert [(a.seq, a.kind, a.targets, a.payload) for a in log[1:]] == [(1, "order", packed, {"note": 1})]
+        final = store.get_state(account_id, sid, alone=True)
+        assert final is not None and (final.version, final.step, final.status) == (2, 2, "running")

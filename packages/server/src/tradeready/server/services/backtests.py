@@ -446,10 +446,13 @@ class BacktestService:
 
         One read of the session row (ownership, status, log length), the cached simulator when it
         is at that log length (else caught up from the missing log rows, or rebuilt), then one
-        guarded compare-and-set update plus one insert; 409 if another request won the race.
+        guarded compare-and-set update plus one insert; 409 if another request won the race. (On
+        PostgreSQL the read and the write each run as their own transaction when nothing else
+        happened in between: two round trips. The read cannot be skipped on a cached simulator:
+        stepping a stale one would cost a rebuild instead of a catch-up.)
         """
         self._sweep()
-        row = self._state(account_id, session_id)
+        row = self._state(account_id, session_id, alone=True)
         self._check_steps(body)
         targets = self._targets(body.targets, row.symbols, body.steps)
         self._check_active(row)
@@ -764,8 +767,8 @@ class BacktestService:
             details={"session_id": session_id},
         )
 
-    def _state(self, account_id: str, session_id: str) -> SessionState:
-        state = self.store.get_state(account_id, session_id)
+    def _state(self, account_id: str, session_id: str, *, alone: bool = False) -> SessionState:
+        state = self.store.get_state(account_id, session_id, alone=alone)
         if state is None:
             raise self._not_found(session_id)
         return state

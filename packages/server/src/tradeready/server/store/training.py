@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -49,6 +50,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Dialect, RowMapping
 from sqlalchemy.orm import Session
 
+from tradeready.server.store.driver import alone_if_idle
 from tradeready.server.store.models.base import UTCDateTime
 from tradeready.server.store.models.training import TrainingEpisode, TrainingRun
 
@@ -281,13 +283,6 @@ _PG_ARRAY_TYPES = {
     "metrics": "text",  # JSON text, cast to jsonb per row
 }
 assert tuple(_PG_ARRAY_TYPES) == EPISODE_COLUMNS
-
-
-def _idle(dbapi: Any) -> bool:
-    """True for a psycopg connection outside any transaction (nothing sent since the last commit)."""
-    from psycopg.pq import TransactionStatus  # only needed (and installed) with PostgreSQL
-
-    return bool(dbapi.info.transaction_status == TransactionStatus.IDLE)
 
 
 def _json_text(value: Any) -> Any:
@@ -626,22 +621,18 @@ class TrainingStore:
         dbapi = self.session.connection().connection.dbapi_connection
         assert dbapi is not None
         cursor = dbapi.cursor()
-        alone = alone and _idle(dbapi)
         try:
-            if alone:
-                dbapi.autocommit = True
-            if many:
-                cursor.executemany(sql, params)
-            else:
-                cursor.execute(sql, params)
-            if cursor.description is None:
-                return []
-            names = [column[0] for column in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            with alone_if_idle(dbapi) if alone else contextlib.nullcontext():
+                if many:
+                    cursor.executemany(sql, params)
+                else:
+                    cursor.execute(sql, params)
+                if cursor.description is None:
+                    return []
+                names = [column[0] for column in cursor.description]
+                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         finally:
             cursor.close()
-            if alone:
-                dbapi.autocommit = False
 
     def add_to_aggregates(self, pk: int, stats: EpisodeStats, now: datetime) -> RowMapping:
         """Fold ``stats`` into the run's summary atomically; return the updated row."""
