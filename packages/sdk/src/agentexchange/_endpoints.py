@@ -223,7 +223,19 @@ def step_backtest(
     body: dict[str, Any] = {"steps": _int("steps", steps, 1)}
     if targets is not None:
         body["targets"] = dict(targets) if isinstance(targets, Mapping) else list(targets)
-    return Call("POST", f"/backtests/{_segment('backtest_id', backtest_id)}/step", _object, body=body)
+    return Call("POST", f"/backtests/{_segment('backtest_id', backtest_id)}/step", parse_step_result, body=body)
+
+
+def stream_backtest_path(backtest_id: str) -> str:
+    """The path of a session's step stream (a WebSocket, not a :class:`Call`); its messages are
+    :func:`step_backtest` bodies and answers."""
+    return f"/backtests/{_segment('backtest_id', backtest_id)}/stream"
+
+
+def parse_step_result(data: Any) -> StepResult:
+    """A step answer (of ``POST /backtests/{id}/step`` or of the step stream)."""
+    parsed: StepResult = _object(data)
+    return parsed
 
 
 def place_order(

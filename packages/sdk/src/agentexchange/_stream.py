@@ -33,7 +33,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.sync.client import ClientConnection, connect
 
 from agentexchange import _endpoints as api
-from agentexchange._base import Call, encode_json
+from agentexchange._base import encode_json
 from agentexchange._errors import (
     AgentExchangeError,
     APIConnectionError,
@@ -51,7 +51,7 @@ _TimeoutTypes = float | httpx.Timeout | None
 
 def stream_url(base_url: str, backtest_id: str) -> str:
     """The WebSocket URL of a session's step stream: ``ws://`` (or ``wss://``) for ``http://`` (``https://``)."""
-    url = httpx.URL(base_url.rstrip("/") + api.step_backtest(backtest_id, 1, None).path[: -len("/step")] + "/stream")
+    url = httpx.URL(base_url.rstrip("/") + api.stream_backtest_path(backtest_id))
     return str(url.copy_with(scheme={"http": "ws", "https": "wss"}.get(url.scheme, url.scheme)))
 
 
@@ -79,7 +79,6 @@ class _Stream:
         return encode_json(call.body)
 
     def _decode(self, raw: str | bytes) -> StepResult:
-        call: Call[StepResult] = api.step_backtest(self.backtest_id, 1, None)
         try:
             data = orjson.loads(raw)
         except ValueError as exc:
@@ -91,7 +90,7 @@ class _Stream:
             headers = {"Retry-After": str(data["retry_after"])} if "retry_after" in data else {}
             raise status_error_from_response(self._response(status if isinstance(status, int) else 500, raw, headers))
         try:
-            return call.parse(data)
+            return api.parse_step_result(data)
         except ValueError as exc:
             raise APIResponseError(
                 f"the step stream {self.url}: unexpected answer shape: {exc}", response=self._response(200, raw)

@@ -48,6 +48,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Endpoint = Callable[..., Awaitable[Response]]
 F = TypeVar("F", bound=Endpoint)
+M = TypeVar("M", bound=BaseModel)
 
 _HOT_ATTRIBUTE = "__tradeready_hot__"
 
@@ -143,7 +144,7 @@ class HotLane:
         await response(scope, receive, send)
 
 
-def validate_json_body(model: type[BaseModel], raw: bytes) -> BaseModel:
+def validate_json_body(model: type[M], raw: bytes) -> M:
     """``model`` from a raw JSON body; errors as FastAPI reports a body's (``loc`` starts with ``body``)."""
     if not raw:
         raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])

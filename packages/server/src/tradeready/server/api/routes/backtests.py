@@ -177,7 +177,7 @@ async def stream_backtest(websocket: WebSocket, session_id: str) -> None:
             if len(raw) > limit:
                 raise PayloadTooLargeError(f"a step message is at most {limit} bytes; got {len(raw)}")
             body = validate_json_body(BacktestStep, raw)
-            answer = await _step(websocket, runtime, session_id, body)  # type: ignore[arg-type]
+            answer = await _step(websocket, runtime, session_id, body)
         except Exception as exc:
             status_code, envelope, headers = error_envelope(exc)
             if status_code >= 500:
