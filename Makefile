@@ -11,7 +11,10 @@ PKGS := packages/core/pyproject.toml packages/sdk/pyproject.toml packages/gym/py
 
 install: $(STAMP)
 
-$(STAMP): $(PKGS) requirements-dev.txt scripts/install-system-deps.sh
+# the engine is compiled (mypyc) by packages/core/setup.py: a changed engine.py means a rebuild
+ENGINE := packages/core/setup.py packages/core/src/tradeready_core/engine.py
+
+$(STAMP): $(PKGS) $(ENGINE) requirements-dev.txt scripts/install-system-deps.sh
 	bash scripts/install-system-deps.sh
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

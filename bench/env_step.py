@@ -4,6 +4,7 @@ Run from the repository root with the project venv::
 
     .venv/bin/python bench/env_step.py                 # 3 interleaved rounds, table + ratios
     .venv/bin/python bench/env_step.py --rounds 1 --steps 50000
+    .venv/bin/python bench/env_step.py --only Portfolio,anytrading,gte --instructions
 
 Every configuration runs in its own fresh process (so its peak RSS is its own), on the same real
 candles (``BTCUSDT-1h.csv`` and, for the portfolio env, ETH and SOL from the same folder). The
@@ -15,9 +16,15 @@ Per configuration: actions are pre-drawn (sampling is not timed), 2,000 warm-up 
 Ours use the seed's feature set (``ohlcv, rsi_14, macd, bollinger, balance, position``) and
 ``lookback_window=50``, each raw (``.unwrapped``) and through ``gymnasium.make`` (default
 wrappers). Peers: gym-anytrading ``StocksEnv`` (window 50) and Gym-Trading-Env ``TradingEnv``
-(positions -1/0/1, its docs' features, ``windows=None`` and ``windows=50``). Figures are the
-median over rounds; ``cal`` is a same-process calibration (millions of ``x += i * 0.5`` loop
-iterations per second) to spot a busy machine.
+(positions -1/0/1, its docs' features, ``windows=None`` and ``windows=50``).
+
+Figures: the median over rounds and the best round (as ``timeit`` reports its minimum: on a shared
+machine the least disturbed run is the closest to the code's own speed); ``cal`` is a same-process
+calibration (millions of ``x += i * 0.5`` loop iterations per second) to spot a busy machine.
+``--instructions`` adds a figure no other load can disturb: CPU instructions per step, counted by
+valgrind's callgrind as the difference between a run of ``--steps`` and one of 2,000 steps more
+than the warm-up (the same set-up in both), for each configuration; it needs ``valgrind`` and takes
+about a minute per configuration.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -196,11 +204,47 @@ def run_worker(python: Path, worker: str, steps: int, data: Path) -> dict[str, A
     return parsed
 
 
+def count_instructions(python: Path, worker: str, steps: int, data: Path) -> float:
+    """CPU instructions per ``env.step`` (callgrind): a run of ``steps`` minus one of 2,000 steps, per step.
+
+    The two runs go side by side (one core each); a fixed hash seed makes their set-up identical.
+    """
+    short = 2_000
+    if steps <= short:
+        raise SystemExit(f"--steps must be more than {short} with --instructions; got {steps}")
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    valgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    script = [str(python), str(Path(__file__).resolve()), "--worker", worker, "--data", str(data)]
+    runs = [
+        subprocess.Popen(
+            [*valgrind, *script, "--steps", str(n)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        for n in (steps, short)
+    ]
+    totals: list[int] = []
+    for run in runs:
+        _, stderr = run.communicate()
+        found = re.search(r"Collected : (\d+)", stderr)
+        if run.returncode != 0 or found is None:
+            raise RuntimeError(f"{worker} under callgrind failed:\n{stderr[-3000:]}")
+        totals.append(int(found.group(1)))
+    return (totals[0] - totals[1]) / (steps - short)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median reported)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median and best reported)")
     parser.add_argument("--steps", type=int, default=100_000, help="timed steps per configuration")
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="folder holding BTCUSDT-1h.csv etc.")
+    parser.add_argument("--only", help="comma-separated substrings: run only the configurations naming one")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions per step with callgrind (slow)"
+    )
     parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -212,38 +256,68 @@ def main() -> None:
     ours = Path(sys.executable)
     configs: list[tuple[str, Path]] = [(f"{name}:{mode}", ours) for name in OURS for mode in ("raw", "make")]
     configs += [(peer, peers_python) for peer in PEERS]
+    if args.only:
+        wanted = [w for w in args.only.split(",") if w]
+        # the ratios need their references: gym-anytrading (raw and make) and Gym-Trading-Env
+        configs = [(n, p) for n, p in configs if n in PEERS[:3] or any(w in n for w in wanted)]
     results: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in configs}
     for r in range(args.rounds):
         for name, python in configs:
             print(f"round {r + 1}/{args.rounds}: {name}", flush=True)
             results[name].append(run_worker(python, name, args.steps, Path(args.data)))
+    instructions: dict[str, float] = {}
+    if args.instructions:
+        for name, python in configs:
+            print(f"callgrind: {name}", flush=True)
+            instructions[name] = count_instructions(python, name, min(args.steps, 22_000), Path(args.data))
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        Path(args.json).write_text(json.dumps({"rounds": results, "instructions": instructions}, indent=2))
+    print_tables(configs, results, instructions, args.rounds, args.steps)
 
+
+def print_tables(
+    configs: list[tuple[str, Path]],
+    results: dict[str, list[dict[str, Any]]],
+    instructions: dict[str, float],
+    rounds: int,
+    steps: int,
+) -> None:
     def med(name: str, key: str) -> float:
         return float(statistics.median(float(x[key]) for x in results[name]))
 
-    ref_gte = med("gte", "steps_per_s")
+    def best(name: str) -> float:
+        return max(float(x["steps_per_s"]) for x in results[name])
+
     # like for like: raw envs against raw gym-anytrading, gym.make'd ones against gym.make'd gym-anytrading
-    ref_any = {"raw": med("anytrading", "steps_per_s"), "make": med("anytrading-make", "steps_per_s")}
+    def any_ref(name: str) -> str:
+        return "anytrading-make" if name.endswith("make") else "anytrading"
+
     header = (
-        f"{'environment':<38} {'obs':>6} {'steps/s':>11} {'µs/step':>8} {'reset ms':>9} "
-        f"{'peak MiB':>9} {'cal':>5} {'vs anytrading':>14} {'vs gte':>8}"
+        f"{'environment':<36} {'obs':>5} {'median/s':>10} {'µs':>6} {'best/s':>10} {'µs':>6} {'reset ms':>8} "
+        f"{'MiB':>6} {'cal':>5} {'vs anytrading':>14} {'vs gte':>13}"
     )
     print("\n" + header + "\n" + "-" * len(header))
     for name, _ in configs:
-        rate = med(name, "steps_per_s")
-        any_ref = ref_any["make" if name.endswith("make") else "raw"]
+        rate, top = med(name, "steps_per_s"), best(name)
+        ref = any_ref(name)
         print(
-            f"{name:<38} {int(med(name, 'obs')):>6} {rate:>11,.0f} {1e6 / rate:>8.2f} "
-            f"{med(name, 'reset_ms'):>9.3f} {med(name, 'peak_rss_mib'):>9.1f} {med(name, 'cal'):>5.1f} "
-            f"{rate / any_ref:>13.2f}x {rate / ref_gte:>7.1f}x"
+            f"{name:<36} {int(med(name, 'obs')):>5} {rate:>10,.0f} {1e6 / rate:>6.2f} {top:>10,.0f} {1e6 / top:>6.2f} "
+            f"{med(name, 'reset_ms'):>8.3f} {med(name, 'peak_rss_mib'):>6.1f} {med(name, 'cal'):>5.1f} "
+            f"{rate / med(ref, 'steps_per_s'):>6.2f}/{top / best(ref):.2f}x "
+            f"{rate / med('gte', 'steps_per_s'):>5.1f}/{top / best('gte'):.1f}x"
         )
     print(
-        f"\n{args.rounds} round(s) x {args.steps:,} timed steps per configuration, median shown; "
-        "ratios are steps/s over gym-anytrading (raw for raw rows, through gym.make for make rows) "
-        "and Gym-Trading-Env (windows=None, raw)."
+        f"\n{rounds} round(s) x {steps:,} timed steps per configuration. Ratios: median/best steps per second "
+        "over gym-anytrading (raw for raw rows, through gym.make for make rows) and over Gym-Trading-Env "
+        "(windows=None, raw)."
     )
+    if instructions:
+        header = f"{'environment':<36} {'instructions/step':>18} {'vs anytrading':>14} {'vs gte':>8}"
+        print("\n" + header + "\n" + "-" * len(header))
+        for name, _ in configs:
+            n = instructions[name]
+            print(f"{name:<36} {n:>18,.0f} {instructions[any_ref(name)] / n:>13.2f}x {instructions['gte'] / n:>7.1f}x")
+        print("\nInstructions per step counted by callgrind (fewer is faster); ratios are the peers' counts over ours.")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,18 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("TRADEREADY_DATABASE_URL", None)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to test a compiled engine older than its source (``make install`` rebuilds it)."""
+    from tests.support.engine_source import ENGINE_SOURCE, engine_is_compiled
+    from tradeready_core import engine
+
+    if engine_is_compiled() and Path(str(engine.__file__)).stat().st_mtime < ENGINE_SOURCE.stat().st_mtime:
+        raise pytest.UsageError(
+            f"{engine.__file__} was compiled before {ENGINE_SOURCE} last changed; "
+            "run `make install` (or `pip install -e packages/core`) to rebuild the engine"
+        )
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--db",

@@ -241,9 +241,10 @@ def test_continuous_and_portfolio_action_mapping(candles: dict[str, pd.DataFrame
     assert env.unwrapped.position_fraction == pytest.approx(0.25, rel=0.05)  # type: ignore[attr-defined]
     port = make("TradeReady-Portfolio-v0", candles)
     port.reset(seed=0)
-    *_, info = port.step(np.array([1.0, 1.0, 0.0], dtype=np.float32))  # sum 2 -> normalised to 0.5/0.5
-    log = port.unwrapped._log  # type: ignore[attr-defined]
-    assert log[:3] == [0.5, 0.5, 0.0]
+    *_, info = port.step(np.array([1.0, 1.0, 0.0], dtype=np.float32))  # sum 2 -> divided by 2: 0.5 / 0.5
+    sim = port.unwrapped.simulator  # type: ignore[attr-defined]
+    values = [sim.position_value(i) / info["equity"] for i in range(3)]
+    assert values[0] == pytest.approx(0.5, rel=0.02) and values[1] == pytest.approx(0.5, rel=0.02)
     assert info["position"][2] == 0.0 and info["cash"] >= 0.0
 
 
@@ -374,10 +375,11 @@ class _CalledLogReturn(LogReturnReward):
         return super().__call__(prev_equity, equity, state)
 
 
-def test_inline_default_reward_equals_calling_it(candles: dict[str, pd.DataFrame]) -> None:
+@pytest.mark.parametrize("env_id", ["TradeReady-ETH-Continuous-v0", "TradeReady-Portfolio-v0"])
+def test_inline_default_reward_equals_calling_it(env_id: str, candles: dict[str, pd.DataFrame]) -> None:
     kwargs = {"episode_length": 400, "allow_short": True, "fee_rate": 0.01}
-    inline = make("TradeReady-ETH-Continuous-v0", candles, **kwargs)
-    called = make("TradeReady-ETH-Continuous-v0", candles, reward_function=_CalledLogReturn(), **kwargs)
+    inline = make(env_id, candles, **kwargs)
+    called = make(env_id, candles, reward_function=_CalledLogReturn(), **kwargs)
     assert inline.unwrapped._log_return and not called.unwrapped._log_return  # type: ignore[attr-defined]
     inline.reset(seed=3)
     called.reset(seed=3)
@@ -448,7 +450,28 @@ def test_action_validation(candles: dict[str, pd.DataFrame]) -> None:
     ):
         with pytest.raises(InvalidParameterError, match="action must be 3 finite weights"):
             port.step(bad)
-    port.step(np.array([1, 0, 3], dtype=np.int64))  # integers: clipped to [0, 1], then divided by their sum
+    port.step(np.array([1, 0, 3], dtype=np.int64))  # integers: clipped to [0, 1] (the engine divides by the sum)
     port.step([0.2, -1.0, 0.3])
-    assert port._log[:6] == [0.5, 0.0, 0.5, 0.2, 0.0, 0.3]  # type: ignore[attr-defined]
+    assert port._log[:6] == [1.0, 0.0, 1.0, 0.2, 0.0, 0.3]  # type: ignore[attr-defined]
     assert all(isinstance(w, float) for w in port._log[:6])  # type: ignore[attr-defined]
+
+
+def test_a_one_symbol_portfolio_is_still_a_portfolio(candles: dict[str, pd.DataFrame]) -> None:
+    env = gym.make(
+        "TradeReady-Portfolio-v0", symbols=["BTCUSDT"], data={"BTCUSDT": candles["BTC"]}, track_training=False
+    )
+    _, info = env.reset(seed=0)
+    assert info["position"] == (0.0,)
+    *_, info = env.step(np.array([0.5], dtype=np.float32))
+    assert len(info["position"]) == 1 and info["position"][0] > 0.0
+    *_, info = env.step([2.0])  # a list, clipped to 1
+    assert info["position"][0] > 0.0
+    with pytest.raises(InvalidParameterError, match="action must be 1 finite weights"):
+        env.step(0.5)
+
+    class _Pair(DiscreteTradingEnv):  # a single-asset env handed two symbols
+        def __init__(self, **kwargs: Any) -> None:
+            TradingEnv.__init__(self, ("BTCUSDT", "ETHUSDT"), **kwargs)
+
+    with pytest.raises(InvalidParameterError, match=r"_Pair trades one symbol; got \['BTCUSDT', 'ETHUSDT'\]"):
+        _Pair(data=candles["BTC"], track_training=False)

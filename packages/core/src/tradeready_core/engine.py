@@ -37,7 +37,9 @@ Targets
     order is the difference with the held quantity ``q_i``. Sells are executed before buys.
     ``w_i`` is clipped to ``[0, 1]`` (long-only) or ``[-max_leverage, max_leverage]``
     (``allow_short``); when the gross ``sum |w_i|`` (held assets counted at their current
-    weight) exceeds that limit, the explicit targets are scaled down to fit.
+    weight) exceeds that limit, the explicit targets are scaled down to fit: each is divided by
+    ``gross / room``, ``room`` being the limit less the held weight (so long-only weights that sum to
+    more than 1 are divided by their sum).
 
 Accounting invariants
     * ``equity = cash + sum_i q_i * close_i``;
@@ -73,7 +75,7 @@ import math
 import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, NamedTuple, Protocol, overload
+from typing import Any, Literal, NamedTuple, Protocol, cast, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -170,15 +172,18 @@ class Fill(NamedTuple):
 _new_fill = tuple.__new__  # builds a Fill from a row without the generated __new__
 
 _FillRow = tuple[int, int, str, float, float, float, str, float | None, int | None]
-"""A fill as the engine stores it: a plain tuple of the :class:`Fill` fields, in order."""
+"""A fill as the engine makes it: a plain tuple of the :class:`Fill` fields, in order."""
+
+_FILL_FIELDS = 9
+"""The engine keeps the fills of an episode flat: the fields of fill ``k`` are items ``9k .. 9k + 8``."""
 
 
 class FillLog(Sequence[Fill]):
     """The fills of an episode, oldest first: a live, read-only sequence of :class:`Fill`.
 
-    The engine stores each fill as a plain tuple of atomic values, which Python's garbage collector
-    stops tracking after its first pass (a ``Fill`` named tuple would be re-scanned by every
-    collection, for the whole episode); a ``Fill`` is made when an item is read.
+    The engine keeps every field of every fill in one flat list of atomic values: no object per fill
+    for Python's garbage collector to scan (a tuple or ``Fill`` per fill would be, by every
+    collection that runs while it is young); a ``Fill`` is made when an item is read.
 
     >>> sim = Simulator([[1.0], [1.0], [1.0]], [[1.0]] * 3, [[1.0]] * 3, [[1.0]] * 3)
     >>> sim.step1(0.5)
@@ -187,32 +192,40 @@ class FillLog(Sequence[Fill]):
     (1, 'buy', True, True)
     """
 
-    __slots__ = ("_rows",)
+    __slots__ = ("_flat",)
 
-    def __init__(self, rows: list[_FillRow]) -> None:
-        self._rows = rows
+    def __init__(self, flat: list[object]) -> None:
+        self._flat = flat
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._flat) // _FILL_FIELDS
+
+    def _fill(self, k: int) -> Fill:
+        a = k * _FILL_FIELDS
+        return _new_fill(Fill, self._flat[a : a + _FILL_FIELDS])
 
     @overload
     def __getitem__(self, index: int) -> Fill: ...
     @overload
     def __getitem__(self, index: slice) -> list[Fill]: ...
     def __getitem__(self, index: int | slice) -> Fill | list[Fill]:
+        count = len(self)
         if isinstance(index, slice):
-            return [_new_fill(Fill, row) for row in self._rows[index]]
-        return _new_fill(Fill, self._rows[index])
+            return [self._fill(k) for k in range(count)[index]]
+        k = operator.index(index)
+        if not -count <= k < count:
+            raise IndexError(f"fill index {index} out of range for {count} fills")
+        return self._fill(k % count)
 
     def __iter__(self) -> Iterator[Fill]:
-        for row in self._rows:
-            yield _new_fill(Fill, row)
+        for k in range(len(self)):
+            yield self._fill(k)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, FillLog):
-            return self._rows == other._rows
+            return self._flat == other._flat
         if isinstance(other, Sequence) and not isinstance(other, str | bytes):
-            return len(self._rows) == len(other) and all(a == b for a, b in zip(self._rows, other, strict=True))
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]  # a live view of a growing list
@@ -296,6 +309,16 @@ def _as_matrix(name: str, values: ArrayLike) -> NDArray[np.float64]:
     if arr.ndim != 2:
         raise InvalidParameterError(f"{name} must be a 1-D or 2-D array (T, N); got shape {arr.shape}")
     return arr
+
+
+def _as_list(targets: Sequence[float] | NDArray[np.float64]) -> list[object]:
+    """The target weights as a list of objects (typed precisely by the caller: the compiled engine unboxes floats)."""
+    if type(targets) is list:
+        return cast("list[object]", targets)
+    if isinstance(targets, np.ndarray):
+        items: list[object] = targets.tolist()
+        return items
+    return list(targets)
 
 
 class Simulator:
@@ -430,7 +453,7 @@ class Simulator:
         self.equity = cash
         self.holdings: list[float] = [0.0] * self.n_assets
         self._avg: list[float] = [0.0] * self.n_assets
-        self._fills: list[_FillRow] = []
+        self._fills: list[object] = []  # flat: see FillLog
         self._orders: list[Order] = []
         self._market: list[Order] = []
         self._resting: list[Order] = []
@@ -474,6 +497,35 @@ class Simulator:
     def position_value(self, asset: int = 0) -> float:
         """Value of the held quantity of ``asset`` at the current close."""
         return self.holdings[asset] * self._close[asset][self.t]
+
+    def equity_fractions(self, codes: tuple[tuple[int, int], ...], limit: float) -> list[float]:
+        """The account at the current close as fractions of equity, each clipped to ``[-limit, limit]``.
+
+        One value per ``(code, asset)`` pair: code ``0`` cash, ``1`` the asset's position value,
+        ``2`` its unrealized PnL (:meth:`unrealized_pnl`); every value is 0.0 once equity is ``<= 0``.
+        The environments' portfolio observations (``balance``, ``position``, ``unrealized_pnl``).
+
+        >>> flat = [[1.0], [1.0]]  # two bars of one asset at a constant price, trading without costs
+        >>> sim = Simulator(flat, flat, flat, flat, EngineConfig(fee_rate=0.0, slippage_bps=0.0))
+        >>> sim.step1(0.25)
+        True
+        >>> sim.equity_fractions(((0, 0), (1, 0), (2, 0)), 10.0)
+        [0.75, 0.25, 0.0]
+        """
+        equity = self.equity
+        inv = 1.0 / equity if equity > 0.0 else 0.0
+        t = self.t
+        qs = self.holdings
+        out: list[float] = []
+        for code, i in codes:
+            if code == 1:
+                x = qs[i] * self._close[i][t] * inv
+            elif code == 0:
+                x = self.cash * inv
+            else:
+                x = self.unrealized_pnl(i) * inv
+            out.append(limit if x > limit else (-limit if x < -limit else x))
+        return out
 
     @property
     def orders(self) -> list[Order]:
@@ -599,14 +651,18 @@ class Simulator:
         if self._short and min(qs) < 0.0:
             self._upkeep(n)
         pv = 0.0
-        closes = self._close_rows[n] if self._close_rows else (self._c0[n],)
+        exposed = False  # some position is open
+        closes: tuple[float, ...] = self._close_rows[n] if self._close_rows else (self._c0[n],)
         for i in self._assets:
-            pv += qs[i] * closes[i]
+            q = qs[i]
+            if q != 0.0:
+                pv += q * closes[i]
+                exposed = True
         eq = self.cash + pv
         self._eq[n] = eq
         self.equity = eq
         self.t = n
-        if any(qs):  # some position is open (a quantity != 0.0)
+        if exposed:
             self._exposed += 1
         if n >= self._end or eq <= 0.0:
             self._finish(eq)
@@ -626,15 +682,12 @@ class Simulator:
         Every wanted quantity is computed from the equity at the open before any trade; sells are
         executed first (their proceeds pay for the buys), then buys, each in asset order.
         """
-        if isinstance(targets, np.ndarray):
-            ws: Sequence[float] = targets.tolist()
-        else:
-            ws = targets if isinstance(targets, list | tuple) else list(targets)
+        items = _as_list(targets)
         assets = self._assets
-        if len(ws) != len(assets):
-            raise InvalidParameterError(f"targets must have {len(assets)} values; got {len(ws)}")
+        if len(items) != len(assets):
+            raise InvalidParameterError(f"targets must have {len(assets)} values; got {len(items)}")
         qs = self.holdings
-        opens = self._open_rows[n] if self._open_rows else (self._o0[n],)
+        opens: tuple[float, ...] = self._open_rows[n] if self._open_rows else (self._o0[n],)
         pv = 0.0
         for i in assets:
             pv += qs[i] * opens[i]
@@ -643,54 +696,63 @@ class Simulator:
             return
         wmax, wmin = self._wmax, self._wmin
         wanted = 0.0  # gross of the explicit targets
-        clipped: Sequence[float | None]
-        for w in ws:  # the usual case: every weight a float within range
-            if type(w) is not float or not wmin <= w <= wmax:  # (NaN fails too)
-                clipped = self._clip_targets(ws, opens, eq)
+        plain = True  # the usual case: every weight a float within range, the gross within the limit
+        for x in items:
+            if type(x) is not float or not wmin <= x <= wmax:  # (NaN fails too)
+                plain = False
                 break
-            wanted += abs(w)
+            wanted += abs(x)
+        ratio = 1.0  # each weight is divided by it (exact for 1.0)
+        if not plain:
+            ws = self._clip_targets(items, opens, eq)
         else:
-            clipped = ws if not wanted > self._lev else self._clip_targets(ws, opens, eq)
-        # every wanted quantity from the equity at the open, before any trade; sells first: their
+            ws = cast("list[float]", items)
+            if wanted > self._lev:  # over the gross limit: what _clip_targets does when nothing is held
+                ratio = wanted / self._lev
+        # every order from the equity at the open, before any trade (NaN: hold); sells first, their
         # proceeds pay for the buys
         buy_mult, sell_mult = self._buy_mult, self._sell_mult
-        buys: list[tuple[int, float]] = []
+        sold = 0  # bit i set: asset i was sold (a sell never turns into a buy of the same asset)
         for i in assets:
-            wi = clipped[i]
-            if wi is None:
-                continue
-            o = opens[i]
-            dq = wi * eq / o - qs[i]
-            if dq < 0.0:
-                self._sell(i, dq, o, o * sell_mult, n, "target", None)
-            elif dq > 0.0:
-                buys.append((i, dq))
-        for i, dq in buys:
-            o = opens[i]
-            self._buy(i, dq, o, o * buy_mult, n, "target", None, True)
+            wi = ws[i] / ratio
+            if wi == wi:  # NaN: hold
+                o = opens[i]
+                dq = wi * eq / o - qs[i]
+                if dq < 0.0:
+                    self._sell(i, dq, o, o * sell_mult, n, "target", None)
+                    sold |= 1 << i
+        for i in assets:
+            wi = ws[i] / ratio
+            if wi == wi and not sold >> i & 1:
+                o = opens[i]
+                dq = wi * eq / o - qs[i]  # the same value as above: a sell of another asset changes no qs[i]
+                if dq > 0.0:
+                    self._buy(i, dq, o, o * buy_mult, n, "target", None, True)
 
-    def _clip_targets(self, ws: Sequence[float], opens: Sequence[float], eq: float) -> list[float | None]:
-        """Clip each weight to its allowed range and scale the set to the gross exposure limit (None = hold)."""
+    def _clip_targets(self, ws: Sequence[object], opens: Sequence[float], eq: float) -> list[float]:
+        """Clip each weight to its allowed range and scale the set to the gross exposure limit (NaN = hold)."""
         wmax, wmin = self._wmax, self._wmin
         qs = self.holdings
         held = 0.0  # weight of the held (NaN) assets
         wanted = 0.0  # gross of the explicit targets
-        clipped: list[float | None] = []
-        for i, w in enumerate(ws):
+        clipped: list[float] = []
+        for i, x in enumerate(ws):
+            w = float(x)  # type: ignore[arg-type]  # a number (float() refuses anything else)
             if w != w:  # NaN: hold
-                clipped.append(None)
+                clipped.append(_NAN)
                 held += abs(qs[i] * opens[i]) / eq
                 continue
-            w = float(w)
             if w > wmax:
                 w = wmax
             elif w < wmin:
                 w = wmin
             clipped.append(w)
             wanted += abs(w)
-        if wanted > 0.0 and wanted > self._lev - held:
-            scale = max(self._lev - held, 0.0) / wanted
-            clipped = [None if w is None else w * scale for w in clipped]
+        room = self._lev - held
+        if wanted > 0.0 and wanted > room:
+            # divided by wanted / room: weights summing to more than 1 (long-only) are divided by their sum
+            ratio = wanted / room if room > 0.0 else math.inf
+            clipped = [w / ratio for w in clipped]  # NaN stays NaN
         return clipped
 
     def _run_market_orders(self, n: int) -> None:
@@ -815,7 +877,7 @@ class Simulator:
         self.step_fills += 1
         self.step_slippage += dq * (price - ref)  # |price - ref|: a buy never fills below ref
         fill = (bar, i, "buy", dq, price, fee, kind, realized, order_id)
-        self._fills.append(fill)
+        self._fills += fill
         return fill
 
     def _sell(
@@ -854,7 +916,7 @@ class Simulator:
         self.step_fills += 1
         self.step_slippage += qty * (ref - price)  # |price - ref|: a sell never fills above ref
         fill = (bar, i, "sell", qty, price, fee, kind, realized, order_id)
-        self._fills.append(fill)
+        self._fills += fill
         return fill
 
     def _upkeep(self, n: int) -> None:
@@ -863,7 +925,8 @@ class Simulator:
         closes = [self._close[i][n] for i in range(self.n_assets)]
         short_notional = 0.0
         pv = 0.0
-        for qi, ci in zip(qs, closes, strict=True):
+        for i in self._assets:
+            qi, ci = qs[i], closes[i]
             pv += qi * ci
             if qi < 0.0:
                 short_notional += -qi * ci
@@ -889,7 +952,7 @@ class Simulator:
         return compute_metrics(
             self.equity_curve(),
             self.timeframe,
-            total_trades=len(self._fills),
+            total_trades=len(self._fills) // _FILL_FIELDS,
             realized_pnls=self._realized,
             exposed_steps=self._exposed,
         )

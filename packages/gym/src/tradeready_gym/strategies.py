@@ -195,7 +195,7 @@ class Strategy(abc.ABC):
         """The current weight of each asset (value at the last close / equity): targeting it trades ~nothing."""
         equity = float(info["equity"])
         position = info["position"]
-        quantities = [float(position)] if env.n_assets == 1 else [float(q) for q in position]
+        quantities = [float(q) for q in position] if env.multi_asset else [float(position)]
         if equity <= 0.0:
             return [0.0] * env.n_assets
         closes = env.market.close[t]

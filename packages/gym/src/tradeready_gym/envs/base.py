@@ -57,7 +57,7 @@ import math
 import os
 import struct
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Protocol
+from typing import Any, ClassVar, Final, Protocol
 
 import gymnasium as gym
 import numpy as np
@@ -147,6 +147,10 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}  # noqa: RUF012 - gymnasium's attribute
 
+    multi_asset: ClassVar[bool] = False
+    """Whether actions, ``info["position"]`` and the observation's position scalars are per asset (a list,
+    a tuple, one value each) even for one symbol: the portfolio env. Single-asset envs take a number."""
+
     # the private state in slots: with the public attributes alone, the instance dict stays small enough
     # for CPython's fast attribute and method access (more than 30 attributes would disable it)
     __slots__ = (
@@ -174,6 +178,7 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         "_reward_function",
         "_reward_sum",
         "_scalar_codes",
+        "_scalars_at",
         "_sim",
         "_single",
         "_tracker",
@@ -265,13 +270,16 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         )
         self._obs_size = self._window + len(self._scalar_codes)
         self._pack_scalars = struct.Struct(f"={len(self._scalar_codes)}f").pack_into
+        self._scalars_at = self._window * 4  # byte offset of the scalars in an observation
         if self._obs_size == 0:
             raise InvalidParameterError("observation_features must select at least one value")
         # the observation of bar t starts at flat[t * columns + _obs_offset]
         self._obs_offset = self._columns - self._window
         # single asset: where each portfolio scalar goes in the observation (-1: not observed)
         slots = {p: self._window + k for k, p in enumerate(portfolio)}
-        self._single = self.n_assets == 1
+        self._single = not self.multi_asset
+        if self._single and self.n_assets != 1:
+            raise InvalidParameterError(f"{type(self).__name__} trades one symbol; got {list(self.symbols)!r}")
         self._balance_slot = slots.get("balance", -1)
         self._position_slot = slots.get("position", -1)
         self._pnl_slot = slots.get("unrealized_pnl", -1)
@@ -376,7 +384,9 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         self._close_times: list[int] = (market.open_time + step_ms).tolist()
         self._first, self._last = first, last
         max_steps = last - first if self.episode_length is None else self.episode_length
-        self._log: list[float] = [math.nan] * (max_steps * self.n_assets)
+        # the resolved targets of each step, flat: one float per step for one asset (preallocated), else
+        # N per step, appended (floats only: nothing for the garbage collector to scan)
+        self._log: list[float] = [math.nan] * max_steps if self._single else []
 
     @property
     def market(self) -> MarketData:
@@ -407,6 +417,8 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         self.reward_function.reset(sim.equity)
         self._reward_sum = 0.0
         self._k = 0
+        if not self._single:
+            self._log = []
         self._needs_reset = False
         self._tracker.on_reset(self)
         return self._observe(start), self._info(sim)
@@ -416,7 +428,9 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
 
         The hot path of training, written out inline: Python floats, no I/O, no pandas, one numpy
         copy (the observation: a ready view of the window plus its scalar slots) and two scalar
-        writes. Every returned object is new (callers such as SB3's buffers may keep them).
+        writes. Every returned object is new (callers such as SB3's buffers may keep them). This is
+        the one-asset form; :class:`~tradeready_gym.envs.portfolio.PortfolioTradingEnv` writes out
+        the N-asset one (the same contract).
         """
         if self._needs_reset:
             raise gym.error.ResetNeeded("call reset() before step(), and again after an episode ends")
@@ -425,13 +439,8 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         prev_equity = sim.equity
         k = self._k
         self._k = k + 1
-        if self._single:
-            self._log[k] = target
-            done = sim.step1(target)
-        else:
-            n = self.n_assets
-            self._log[k * n : k * n + n] = target
-            done = sim.step(target)
+        self._log[k] = target
+        done = sim.step1(target)
         equity = sim.equity
         if self._log_return and prev_equity > 0.0 and -1.0 <= (r := equity / prev_equity - 1.0) <= MAX_STEP_RETURN:
             # the default LogReturnReward, inline: the operations of its __call__ for this case
@@ -444,40 +453,28 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         views = self._views
         obs = (views[t] if views is not None else self._window_view(t)).copy()  # type: ignore[union-attr]
         cash = sim.cash
-        if self._single:
-            q = sim.holdings[0]
-            inv = 1.0 / equity if equity > 0.0 else 0.0
-            slot = self._balance_slot
-            if slot >= 0:
-                x = cash * inv
-                obs[slot] = _HI if x > _HI else (_LO if x < _LO else x)
-            slot = self._position_slot
-            if slot >= 0:
-                x = q * self._close0[t] * inv
-                obs[slot] = _HI if x > _HI else (_LO if x < _LO else x)
-            slot = self._pnl_slot
-            if slot >= 0:
-                x = sim.unrealized_pnl(0) * inv
-                obs[slot] = _HI if x > _HI else (_LO if x < _LO else x)
-            info: dict[str, Any] = {
-                "equity": equity,
-                "cash": cash,
-                "position": q,
-                "fills": sim.step_fills,
-                "fees": sim.step_fees,
-                "timestamp": self._close_times[t],
-            }
-        else:
-            if self._scalar_codes:
-                self._write_scalars(obs, t, sim)
-            info = {
-                "equity": equity,
-                "cash": cash,
-                "position": tuple(sim.holdings),
-                "fills": sim.step_fills,
-                "fees": sim.step_fees,
-                "timestamp": self._close_times[t],
-            }
+        q = sim.holdings[0]
+        inv = 1.0 / equity if equity > 0.0 else 0.0
+        slot = self._balance_slot
+        if slot >= 0:
+            x = cash * inv
+            obs[slot] = _HI if x > _HI else (_LO if x < _LO else x)
+        slot = self._position_slot
+        if slot >= 0:
+            x = q * self._close0[t] * inv
+            obs[slot] = _HI if x > _HI else (_LO if x < _LO else x)
+        slot = self._pnl_slot
+        if slot >= 0:
+            x = sim.unrealized_pnl(0) * inv
+            obs[slot] = _HI if x > _HI else (_LO if x < _LO else x)
+        info: dict[str, Any] = {
+            "equity": equity,
+            "cash": cash,
+            "position": q,
+            "fills": sim.step_fills,
+            "fees": sim.step_fees,
+            "timestamp": self._close_times[t],
+        }
         if done:
             self._end_episode(sim, info)
             terminated = sim.bankrupt
@@ -505,33 +502,24 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         """The observation after bar ``t`` closed (what :meth:`step` returns, written out inline there)."""
         obs = self._window_view(t).copy()  # window + scalar slots: one copy
         if self._scalar_codes:
-            self._write_scalars(obs, t, self._sim)  # type: ignore[arg-type]  # set by reset()
+            self._write_scalars(obs, self._sim)  # type: ignore[arg-type]  # set by reset()
         return obs
 
-    def _write_scalars(self, obs: NDArray[np.float32], t: int, sim: Simulator | RemoteSimulator) -> None:
-        """Write the portfolio scalars behind the window, in the order requested, each clipped."""
-        equity = sim.equity
-        inv = 1.0 / equity if equity > 0.0 else 0.0
-        holdings = sim.holdings
-        closes = self._closes
-        k = self._window
-        values: list[float] = []
-        for code, i in self._scalar_codes:
-            if code == 1:
-                x = holdings[i] * closes[i][t] * inv
-            elif code == 0:
-                x = sim.cash * inv
-            else:
-                x = sim.unrealized_pnl(i) * inv
-            values.append(_HI if x > _HI else (_LO if x < _LO else x))
-        # one write for all of them, rounded to float32 like a numpy assignment (clipped: no overflow)
-        self._pack_scalars(obs, k * 4, *values)  # type: ignore[arg-type]  # an ndarray is a writable buffer
+    def _write_scalars(self, obs: NDArray[np.float32], sim: Simulator | RemoteSimulator) -> None:
+        """Write the portfolio scalars behind the window, in the order requested, each clipped.
+
+        The values are the engine's :meth:`~tradeready_core.engine.Simulator.equity_fractions` at the
+        simulator's current bar, written at once and rounded to float32 like a numpy assignment
+        (clipped: no overflow).
+        """
+        values = sim.equity_fractions(self._scalar_codes, _HI)
+        self._pack_scalars(obs, self._scalars_at, *values)  # type: ignore[arg-type]  # an ndarray is a writable buffer
 
     def _info(self, sim: Simulator | RemoteSimulator) -> dict[str, Any]:
         return {
             "equity": sim.equity,
             "cash": sim.cash,
-            "position": sim.position(0) if self.n_assets == 1 else tuple(sim.positions),
+            "position": sim.position(0) if self._single else tuple(sim.positions),
             "fills": 0,
             "fees": 0.0,
             "timestamp": self._close_times[sim.t],

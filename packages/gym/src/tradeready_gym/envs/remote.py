@@ -316,6 +316,22 @@ class RemoteSimulator:
         """Open profit or loss of ``asset`` at the current close (as the platform computed it)."""
         return self._pnl[asset]
 
+    def equity_fractions(self, codes: tuple[tuple[int, int], ...], limit: float) -> list[float]:
+        """The account as fractions of equity, as :meth:`tradeready_core.engine.Simulator.equity_fractions`
+        defines them, from the platform's answers (the same doubles: the platform runs that engine)."""
+        equity = self.equity
+        inv = 1.0 / equity if equity > 0.0 else 0.0
+        out: list[float] = []
+        for code, i in codes:
+            if code == 1:
+                x = self._values[i] * inv
+            elif code == 0:
+                x = self.cash * inv
+            else:
+                x = self._pnl[i] * inv
+            out.append(limit if x > limit else (-limit if x < -limit else x))
+        return out
+
     def equity_curve(self) -> NDArray[np.float64]:
         """Equity marked at each bar from ``start`` to the current ``t``, as the platform reported it."""
         return np.array(self._eq, dtype=np.float64)

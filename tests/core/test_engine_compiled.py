@@ -1,0 +1,78 @@
+"""The compiled engine (mypyc, built at install) gives the interpreted source's results, bit for bit."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.core.test_engine_properties import Case, cases
+from tests.support.engine_source import ENGINE_SOURCE, engine_is_compiled, interpreted_engine
+
+from tradeready_core import engine
+
+_py = interpreted_engine()
+
+
+def test_the_engine_is_compiled_unless_the_install_asked_for_pure_python() -> None:
+    pure = os.environ.get("TRADEREADY_PURE_PYTHON", "") in ("1", "true", "yes")
+    assert engine_is_compiled() is not pure, f"tradeready_core.engine was loaded from {engine.__file__}; " + (
+        "expected the interpreted source" if pure else "expected the mypyc-compiled module: run `make install`"
+    )
+    assert _py.__file__ == str(ENGINE_SOURCE)
+    assert _py.Simulator is not engine.Simulator
+
+
+def _state(sim: Any) -> tuple[Any, ...]:
+    """Everything a step changes, read through the public API both engines share."""
+    return (
+        sim.t,
+        sim.cash,
+        sim.equity,
+        sim.positions,
+        sim.step_fees,
+        sim.step_fills,
+        sim.step_slippage,
+        sim.step_borrow,
+        sim.done,
+        sim.bankrupt,
+        sim.total_fees,
+        [sim.unrealized_pnl(i) for i in range(sim.n_assets)],
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases(max_assets=3), st.data())
+def test_compiled_and_interpreted_engines_are_bit_identical(case: Case, data: st.DataObject) -> None:
+    compiled = engine.Simulator(case.open, case.high, case.low, case.close, case.config, "1h")
+    source = _py.Simulator(case.open, case.high, case.low, case.close, _py.EngineConfig(**case.config.as_dict()), "1h")
+    single = compiled.n_assets == 1
+    for row in case.targets.tolist():
+        # explicit orders now and then (every kind, either side), then the step's targets
+        for _ in range(data.draw(st.integers(0, 2))):
+            asset = data.draw(st.integers(0, compiled.n_assets - 1))
+            price = float(case.close[compiled.t, asset])
+            kind = data.draw(st.sampled_from(["market", "limit", "stop_loss", "take_profit"]))
+            side = data.draw(st.sampled_from(["buy", "sell"]))
+            qty = data.draw(st.floats(1e-3, 2.0)) * case.config.starting_balance / price
+            level = None if kind == "market" else price * data.draw(st.floats(0.8, 1.2))
+            orders = [sim.submit_order(asset, side, qty, kind, level) for sim in (compiled, source)]
+            assert orders[0].as_dict() == orders[1].as_dict()
+        mode = data.draw(st.sampled_from(["targets", "step1", "hold"] if single else ["targets", "hold"]))
+        if mode == "step1":
+            done = [compiled.step1(row[0]), source.step1(row[0])]
+        elif mode == "targets":
+            done = [compiled.step(row), source.step(row)]
+        else:
+            done = [compiled.step(), source.step()]
+        assert done[0] == done[1]
+        assert _state(compiled) == _state(source)
+        if done[0]:
+            break
+    assert [o.as_dict() for o in compiled.orders] == [o.as_dict() for o in source.orders]
+    a, b = compiled.result(), source.result()
+    assert a.equity.tobytes() == b.equity.tobytes()
+    assert a.fills == b.fills
+    assert a.metrics == b.metrics
+    assert (a.total_fees, a.bankrupt, a.final_positions) == (b.total_fees, b.bankrupt, b.final_positions)
