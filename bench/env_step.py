@@ -19,12 +19,14 @@ wrappers). Peers: gym-anytrading ``StocksEnv`` (window 50) and Gym-Trading-Env `
 (positions -1/0/1, its docs' features, ``windows=None`` and ``windows=50``).
 
 Figures: the median over rounds and the best round (as ``timeit`` reports its minimum: on a shared
-machine the least disturbed run is the closest to the code's own speed); ``cal`` is a same-process
-calibration (millions of ``x += i * 0.5`` loop iterations per second) to spot a busy machine.
+machine the least disturbed run is the closest to the code's own speed). ``cal`` is a same-process
+calibration taken just before and after each timed loop (millions of ``x += i * 0.5`` loop
+iterations per second, the mean of the two): it shows how fast the machine was during that run, and
+the "calibrated" ratio divides every run's rate by it, taking the machine's own speed out.
 ``--instructions`` adds a figure no other load can disturb: CPU instructions per step, counted by
-valgrind's callgrind as the difference between a run of ``--steps`` and one of 2,000 steps more
-than the warm-up (the same set-up in both), for each configuration; it needs ``valgrind`` and takes
-about a minute per configuration.
+valgrind's callgrind as the difference between a run of ``--steps`` timed steps (at most 22,000)
+and one of 2,000 (the same set-up in both), divided by the difference in steps; it needs
+``valgrind`` and takes about a minute per configuration.
 """
 
 from __future__ import annotations
@@ -71,8 +73,8 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _time_steps(env: Any, actions: list[Any], steps: int) -> tuple[float, float]:
-    """Return (steps per second, milliseconds per reset)."""
+def _time_steps(env: Any, actions: list[Any], steps: int) -> tuple[float, float, float]:
+    """Return (steps per second, milliseconds per reset, calibration around the timed loop)."""
     t0 = time.perf_counter()
     for _ in range(5):
         env.reset(seed=0)
@@ -85,12 +87,14 @@ def _time_steps(env: Any, actions: list[Any], steps: int) -> tuple[float, float]
             env.reset()
     step = env.step
     reset = env.reset
+    cal_before = _calibrate()
     t0 = time.perf_counter()
     for i in range(steps):
         _, _, terminated, truncated, _ = step(actions[i % n])
         if terminated or truncated:
             reset()
-    return steps / (time.perf_counter() - t0), reset_ms
+    elapsed = time.perf_counter() - t0
+    return steps / elapsed, reset_ms, (cal_before + _calibrate()) / 2
 
 
 def _worker_ours(name: str, mode: str, steps: int, data_dir: Path) -> dict[str, Any]:
@@ -112,9 +116,9 @@ def _worker_ours(name: str, mode: str, steps: int, data_dir: Path) -> dict[str, 
     env.action_space.seed(1)
     sampled = [env.action_space.sample() for _ in range(4096)]
     actions = [int(a) for a in sampled] if isinstance(sampled[0], np.integer | int) else sampled
-    rate, reset_ms = _time_steps(env, actions, steps)
+    rate, reset_ms, cal = _time_steps(env, actions, steps)
     obs_size = int(np.prod(env.observation_space.shape or (0,)))
-    return {"steps_per_s": rate, "reset_ms": reset_ms, "build_s": build_s, "obs": obs_size}
+    return {"steps_per_s": rate, "reset_ms": reset_ms, "build_s": build_s, "obs": obs_size, "cal": cal}
 
 
 def _gte_frame(data_dir: Path) -> Any:
@@ -163,19 +167,18 @@ def _worker_peer(name: str, steps: int, data_dir: Path) -> dict[str, Any]:
         )
         actions = rng.integers(0, 3, size=4096).tolist()
     build_s = time.perf_counter() - t0
-    rate, reset_ms = _time_steps(env, actions, steps)
+    rate, reset_ms, cal = _time_steps(env, actions, steps)
     obs_size = int(np.prod(env.observation_space.shape))
-    return {"steps_per_s": rate, "reset_ms": reset_ms, "build_s": build_s, "obs": obs_size}
+    return {"steps_per_s": rate, "reset_ms": reset_ms, "build_s": build_s, "obs": obs_size, "cal": cal}
 
 
 def worker_main(args: argparse.Namespace) -> None:
-    cal = _calibrate()
     if args.worker in PEERS:
         result = _worker_peer(args.worker, args.steps, Path(args.data))
     else:
         name, mode = args.worker.rsplit(":", 1)
         result = _worker_ours(name, mode, args.steps, Path(args.data))
-    result.update(cal=cal, peak_rss_mib=_peak_rss_mib())
+    result.update(peak_rss_mib=_peak_rss_mib())
     print(json.dumps(result))
 
 
@@ -288,28 +291,39 @@ def print_tables(
     def best(name: str) -> float:
         return max(float(x["steps_per_s"]) for x in results[name])
 
+    def adjusted(name: str) -> float:
+        # steps per calibration unit: each run's rate over its machine speed measured around its timed loop
+        return float(statistics.median(float(x["steps_per_s"]) / float(x["cal"]) for x in results[name]))
+
     # like for like: raw envs against raw gym-anytrading, gym.make'd ones against gym.make'd gym-anytrading
     def any_ref(name: str) -> str:
         return "anytrading-make" if name.endswith("make") else "anytrading"
 
+    def ratios(name: str, ref: str) -> str:
+        values = (
+            med(name, "steps_per_s") / med(ref, "steps_per_s"),
+            best(name) / best(ref),
+            adjusted(name) / adjusted(ref),
+        )
+        return "/".join(f"{v:.2f}" for v in values)
+
     header = (
         f"{'environment':<36} {'obs':>5} {'median/s':>10} {'µs':>6} {'best/s':>10} {'µs':>6} {'reset ms':>8} "
-        f"{'MiB':>6} {'cal':>5} {'vs anytrading':>14} {'vs gte':>13}"
+        f"{'MiB':>6} {'cal':>5}  {'vs anytrading':>15}  {'vs gte':>15}"
     )
     print("\n" + header + "\n" + "-" * len(header))
     for name, _ in configs:
         rate, top = med(name, "steps_per_s"), best(name)
-        ref = any_ref(name)
         print(
             f"{name:<36} {int(med(name, 'obs')):>5} {rate:>10,.0f} {1e6 / rate:>6.2f} {top:>10,.0f} {1e6 / top:>6.2f} "
-            f"{med(name, 'reset_ms'):>8.3f} {med(name, 'peak_rss_mib'):>6.1f} {med(name, 'cal'):>5.1f} "
-            f"{rate / med(ref, 'steps_per_s'):>6.2f}/{top / best(ref):.2f}x "
-            f"{rate / med('gte', 'steps_per_s'):>5.1f}/{top / best('gte'):.1f}x"
+            f"{med(name, 'reset_ms'):>8.3f} {med(name, 'peak_rss_mib'):>6.1f} {med(name, 'cal'):>5.1f}  "
+            f"{ratios(name, any_ref(name)):>15}  {ratios(name, 'gte'):>15}"
         )
     print(
-        f"\n{rounds} round(s) x {steps:,} timed steps per configuration. Ratios: median/best steps per second "
-        "over gym-anytrading (raw for raw rows, through gym.make for make rows) and over Gym-Trading-Env "
-        "(windows=None, raw)."
+        f"\n{rounds} round(s) x {steps:,} timed steps per configuration. Ratios (higher is faster): "
+        "median / best / calibrated steps per second over gym-anytrading (raw for raw rows, through gym.make for "
+        "make rows) and over Gym-Trading-Env (windows=None, raw); calibrated = the median of each run's rate "
+        "divided by its cal, which takes out how fast the machine was during that run."
     )
     if instructions:
         header = f"{'environment':<36} {'instructions/step':>18} {'vs anytrading':>14} {'vs gte':>8}"
