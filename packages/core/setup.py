@@ -1,7 +1,7 @@
 """Build hook of ``tradeready-core``: compiles the simulation engine with mypyc.
 
 ``tradeready_core/engine.py`` is plain, strictly typed Python; mypyc (the compiler that ships with
-mypy) turns that same file into a C extension, about twice as fast per step, with identical
+mypy) turns that same file into a C extension, several times faster per step, with identical
 results (``-ffp-contract=off``: no fused multiply-add, so every float operation rounds exactly as
 the interpreter's does; ``tests/core/test_engine_compiled.py`` checks it bit for bit against the
 interpreted source). Everything else in the package stays interpreted.
