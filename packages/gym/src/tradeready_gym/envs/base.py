@@ -180,7 +180,6 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         "_scalar_codes",
         "_scalars_at",
         "_sim",
-        "_single",
         "_tracker",
         "_views",
         "_window",
@@ -277,8 +276,7 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         self._obs_offset = self._columns - self._window
         # single asset: where each portfolio scalar goes in the observation (-1: not observed)
         slots = {p: self._window + k for k, p in enumerate(portfolio)}
-        self._single = not self.multi_asset
-        if self._single and self.n_assets != 1:
+        if not self.multi_asset and self.n_assets != 1:
             raise InvalidParameterError(f"{type(self).__name__} trades one symbol; got {list(self.symbols)!r}")
         self._balance_slot = slots.get("balance", -1)
         self._position_slot = slots.get("position", -1)
@@ -386,7 +384,7 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         max_steps = last - first if self.episode_length is None else self.episode_length
         # the resolved targets of each step, flat: one float per step for one asset (preallocated), else
         # N per step, appended (floats only: nothing for the garbage collector to scan)
-        self._log: list[float] = [math.nan] * max_steps if self._single else []
+        self._log: list[float] = [] if self.multi_asset else [math.nan] * max_steps
 
     @property
     def market(self) -> MarketData:
@@ -417,7 +415,7 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         self.reward_function.reset(sim.equity)
         self._reward_sum = 0.0
         self._k = 0
-        if not self._single:
+        if self.multi_asset:
             self._log = []
         self._needs_reset = False
         self._tracker.on_reset(self)
@@ -519,7 +517,7 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any], abc.ABC):
         return {
             "equity": sim.equity,
             "cash": sim.cash,
-            "position": sim.position(0) if self._single else tuple(sim.positions),
+            "position": tuple(sim.positions) if self.multi_asset else sim.position(0),
             "fills": 0,
             "fees": 0.0,
             "timestamp": self._close_times[sim.t],
