@@ -187,6 +187,72 @@ def test_portfolio_weights_scaled_to_gross_limit() -> None:
         Simulator(o, o, o, o).step1(1.0)
 
 
+def _portfolio_sim() -> Simulator:
+    o = np.array([[100.0, 10.0], [101.0, 9.0], [102.0, 11.0], [99.0, 12.0]])
+    c = o * 1.01
+    return Simulator(o, np.maximum(o, c), np.minimum(o, c), c, EngineConfig(1000.0, 0.001, 5.0), "1h")
+
+
+ALL_CODES = ((0, 0), (1, 0), (1, 1), (2, 0), (2, 1))
+
+
+def test_advance_steps_and_reports_what_step_and_the_reads_give() -> None:
+    sim, twin = _portfolio_sim(), _portfolio_sim()
+    for weights in ([0.5, 0.3], [0.9, 0.8], [0.0, 0.2]):  # the second is over the gross limit
+        before = twin.equity
+        done = twin.step(weights)
+        report = sim.advance(list(weights), ALL_CODES, 10.0, 0.0, 1.0)
+        expected = (
+            done,
+            before,
+            twin.equity,
+            twin.cash,
+            tuple(twin.positions),
+            twin.step_fills,
+            twin.step_fees,
+            twin.t,
+            twin.equity_fractions(ALL_CODES, 10.0),
+        )
+        assert repr(report) == repr(expected)  # bit for bit, -0.0 included
+        assert report is not None and report[5] > 0  # it traded
+        inv = 1.0 / twin.equity  # the fractions' definition: each value times 1 / equity
+        assert report[8] == [
+            twin.cash * inv,
+            twin.position_value(0) * inv,
+            twin.position_value(1) * inv,
+            twin.unrealized_pnl(0) * inv,
+            twin.unrealized_pnl(1) * inv,
+        ]
+    assert sim.done and sim.fills == twin.fills and sim.result().metrics == twin.result().metrics
+    clipped = _portfolio_sim().advance([1.0, 0.0], ((1, 0),), 0.25, 0.0, 1.0)
+    assert clipped is not None and clipped[8] == [0.25]  # each fraction clipped to [-limit, limit]
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        (0.5, 0.5),  # a tuple: only a list is taken
+        np.array([0.5, 0.5]),
+        [0.5],  # too few
+        [0.5, 0.2, 0.1],  # too many
+        [1, 0.0],  # an int
+        [np.float64(0.5), 0.0],  # a float subclass
+        [NAN, 0.0],
+        [1.5, 0.0],  # above high
+        [0.5, -0.1],  # below low
+        [0.5, math.inf],
+        None,
+        0.5,
+    ],
+)
+def test_advance_refuses_anything_but_a_list_of_floats_within_bounds_and_changes_nothing(targets: object) -> None:
+    sim = _portfolio_sim()
+    state = (sim.t, sim.cash, sim.equity, sim.positions, len(sim.fills))
+    assert sim.advance(targets, ALL_CODES, 10.0, 0.0, 1.0) is None
+    assert (sim.t, sim.cash, sim.equity, sim.positions, len(sim.fills)) == state
+    assert sim.advance([0.5, 0.5], ALL_CODES, 10.0, 0.0, 1.0) is not None  # the same simulator still steps
+
+
 def test_stepping_after_done_and_bad_inputs() -> None:
     sim = make_sim([100.0, 101.0])
     sim.step1(1.0)

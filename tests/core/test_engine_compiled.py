@@ -59,8 +59,16 @@ def test_compiled_and_interpreted_engines_are_bit_identical(case: Case, data: st
             level = None if kind == "market" else price * data.draw(st.floats(0.8, 1.2))
             orders = [sim.submit_order(asset, side, qty, kind, level) for sim in (compiled, source)]
             assert orders[0].as_dict() == orders[1].as_dict()
-        mode = data.draw(st.sampled_from(["targets", "step1", "hold"] if single else ["targets", "hold"]))
-        if mode == "step1":
+        mode = data.draw(st.sampled_from(["targets", "advance", "hold"] + (["step1"] if single else [])))
+        if mode == "advance":  # the step and its report in one call, within bounds drawn (None otherwise)
+            n = compiled.n_assets
+            codes = tuple((code, i) for code in (0, 1, 2) for i in range(n) if code or not i)
+            low, high = data.draw(st.sampled_from([(0.0, 1.0), (-1.0, 1.0), (-0.5, 0.5)]))
+            reports = [sim.advance(list(row), codes, 10.0, low, high) for sim in (compiled, source)]
+            assert repr(reports[0]) == repr(reports[1])
+            stepped = reports[0] is not None and reports[1] is not None
+            done = [reports[0][0], reports[1][0]] if stepped else [compiled.step(row), source.step(row)]
+        elif mode == "step1":
             done = [compiled.step1(row[0]), source.step1(row[0])]
         elif mode == "targets":
             done = [compiled.step(row), source.step(row)]

@@ -68,25 +68,18 @@ class PortfolioTradingEnv(TradingEnv):
         """
         if self._needs_reset:
             raise gym.error.ResetNeeded("call reset() before step(), and again after an episode ends")
-        if type(action) is np.ndarray:
-            target: list[float] = action.tolist()
-            try:
-                if len(target) != self.n_assets:  # (a 0-d array gives a number: TypeError)
-                    target = self._resolve(action)
-                for w in target:
-                    if not 0.0 <= w <= 1.0:  # (NaN fails too; a row of a 2-D array raises TypeError)
-                        target = self._resolve(action)
-                        break
-            except TypeError:
-                target = self._resolve(action)
-        else:
-            target = self._resolve(action)
         sim: Simulator = self._sim  # type: ignore[assignment]  # set by reset()
-        prev_equity = sim.equity
+        # an agent's usual action, an array of N weights within [0, 1], is checked by the engine; any
+        # other is resolved (converted, clipped or refused) and stepped again
+        target = action.tolist() if type(action) is np.ndarray else action
+        report = sim.advance(target, self._scalar_codes, OBS_CLIP, 0.0, 1.0)
+        if report is None:
+            target = self._resolve(action)
+            report = sim.advance(target, self._scalar_codes, OBS_CLIP, 0.0, 1.0)
+            assert report is not None  # _resolve() gives N floats within [0, 1]
+        done, prev_equity, equity, cash, holdings, fills, fees, t, fractions = report
         self._k += 1
         self._log += target
-        done = sim.step(target)
-        equity = sim.equity
         if self._log_return and prev_equity > 0.0 and -1.0 <= (r := equity / prev_equity - 1.0) <= MAX_STEP_RETURN:
             # the default LogReturnReward, inline: the operations of its __call__ for this case
             x = 1.0 + r
@@ -94,17 +87,16 @@ class PortfolioTradingEnv(TradingEnv):
         else:
             reward = self._reward_function.__call__(prev_equity, equity, self)
         self._reward_sum += reward
-        t = sim.t
         views = self._views
         obs = (views[t] if views is not None else self._window_view(t)).copy()  # type: ignore[union-attr]
-        if self._scalar_codes:  # as _write_scalars() does, inline
-            self._pack_scalars(obs, self._scalars_at, *sim.equity_fractions(self._scalar_codes, OBS_CLIP))  # type: ignore[arg-type]  # an ndarray is a writable buffer
+        if fractions:  # the portfolio scalars, as _write_scalars() writes them
+            self._pack_scalars(obs, self._scalars_at, *fractions)  # type: ignore[arg-type]  # an ndarray is a writable buffer
         info: dict[str, Any] = {
             "equity": equity,
-            "cash": sim.cash,
-            "position": tuple(sim.holdings),
-            "fills": sim.step_fills,
-            "fees": sim.step_fees,
+            "cash": cash,
+            "position": holdings,
+            "fills": fills,
+            "fees": fees,
             "timestamp": self._close_times[t],
         }
         if done:

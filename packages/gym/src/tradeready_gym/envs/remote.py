@@ -48,7 +48,7 @@ from agentexchange import (
 )
 from agentexchange.types import StepResult
 from tradeready_core.data import MarketData, format_ms
-from tradeready_core.engine import EngineConfig, EpisodeResult, Fill
+from tradeready_core.engine import EngineConfig, EpisodeResult, Fill, StepReport
 from tradeready_core.errors import EpisodeFinishedError, InvalidParameterError
 from tradeready_core.metrics import Metrics
 from tradeready_gym.errors import TradeReadyGymError
@@ -247,6 +247,25 @@ class RemoteSimulator:
         if len(ws) != self.n_assets:
             raise InvalidParameterError(f"targets must have {self.n_assets} values; got {len(ws)}")
         return self._step([None if w != w else float(w) for w in ws])
+
+    def advance(
+        self,
+        targets: object,
+        codes: tuple[tuple[int, int], ...],
+        limit: float,
+        low: float,
+        high: float,
+    ) -> StepReport | None:
+        """:meth:`step` and the step's report, as :meth:`tradeready_core.engine.Simulator.advance` defines them."""
+        if type(targets) is not list or len(targets) != self.n_assets:
+            return None
+        if not all(type(x) is float and low <= x <= high for x in targets):
+            return None
+        before = self.equity
+        done = self.step(targets)
+        fractions = self.equity_fractions(codes, limit)
+        holdings = tuple(self.holdings)
+        return (done, before, self.equity, self.cash, holdings, self.step_fills, self.step_fees, self.t, fractions)
 
     def _step(self, wire: list[float | None] | None) -> bool:
         stream = self._stream
