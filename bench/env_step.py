@@ -45,7 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PEERS_VENV = ROOT / "bench" / ".venv-peers"
 PEER_PACKAGES = ["gym-anytrading==2.0.0", "gym-trading-env==0.3.5"]
-DEFAULT_DATA = Path("/work/shared/data/market")
+DEFAULT_DATA = Path(os.environ.get("TRADEREADY_MARKET_DATA", "/work/shared/data/market"))
 FEATURES = ["ohlcv", "rsi_14", "macd", "bollinger", "balance", "position"]
 LOOKBACK = 50
 WARMUP_STEPS = 2_000

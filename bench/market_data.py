@@ -34,7 +34,7 @@ from tradeready.server.settings import Settings
 from tradeready.server.store.market import MarketStore
 from tradeready_core.data import load_candles, synthetic_candles
 
-DATA = Path("/work/shared/data/market/BTCUSDT-1h.csv")
+DATA = Path(os.environ.get("TRADEREADY_MARKET_DATA", "/work/shared/data/market")) / "BTCUSDT-1h.csv"
 YEAR_START, YEAR_END = "2025-01-01", "2026-01-01"
 MINUTES_A_YEAR = 365 * 24 * 60
 

@@ -40,7 +40,7 @@ from tradeready.server.settings import Settings
 from tradeready.server.store.market import MarketStore
 from tradeready_core.data import load_candles
 
-DATA = Path("/work/shared/data/market/BTCUSDT-1h.csv")
+DATA = Path(os.environ.get("TRADEREADY_MARKET_DATA", "/work/shared/data/market")) / "BTCUSDT-1h.csv"
 FEATURES = ["ohlcv", "rsi_14", "macd", "bollinger", "balance", "position"]
 
 

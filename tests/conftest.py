@@ -32,9 +32,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Refuse to test a compiled engine older than its source (``make install`` rebuilds it)."""
+    """Refuse to start without the shared data, or on a compiled engine older than its source."""
     from tests.support.engine_source import ENGINE_SOURCE, engine_is_compiled
+    from tests.support.shared_data import missing
     from tradeready_core import engine
+
+    if problems := missing():
+        raise pytest.UsageError("the test suite reads files it cannot find: " + "; ".join(problems))
 
     if engine_is_compiled() and Path(str(engine.__file__)).stat().st_mtime < ENGINE_SOURCE.stat().st_mtime:
         raise pytest.UsageError(

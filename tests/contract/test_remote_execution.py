@@ -19,6 +19,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from numpy.typing import NDArray
 from tests.support.platform import AccountKey, LiveServer
+from tests.support.shared_data import MARKET
 
 from agentexchange import AgentExchangeClient
 from tradeready.server.db.engine import make_engine, make_session_factory
@@ -36,7 +37,6 @@ from tradeready_gym.envs import (
 from tradeready_gym.rewards import DrawdownPenaltyReward, SharpeReward
 from tradeready_gym.tracking import TrainingTracker
 
-MARKET = Path("/work/shared/data/market")
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 FIRST, END = "2024-03-01", "2024-03-17"  # 384 real 1h bars per symbol
 

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 from tests.gym.tracking.helpers import insert_candles, make_env, run_episodes, tracker_of
+from tests.support import shared_data
 from tests.support.platform import AccountKey, LiveServer
 
 from agentexchange import AgentExchangeClient
 from tradeready_core.data import load_candles
 
-MARKET = "/work/shared/data/market"
+MARKET = str(shared_data.MARKET)
 VARIANTS: dict[str, dict[str, Any]] = {
     "discrete": {"env_id": "TradeReady-BTC-v0", "position_size": 0.5},
     "continuous-short-costs": {

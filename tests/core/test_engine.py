@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import gc
 import math
-from pathlib import Path
 
 import empyrical
 import numpy as np
 import pandas as pd
 import pytest
+from tests.support.shared_data import BTC_1H
 
 from tradeready_core.engine import EngineConfig, Fill, FillLog, Simulator, replay
 from tradeready_core.errors import EpisodeFinishedError, InvalidParameterError
@@ -293,7 +293,7 @@ def test_config_validation_names_field_and_range(field: str, value: float) -> No
 
 
 def test_replay_matches_and_engine_metrics_match_empyrical_on_real_candles() -> None:
-    df = pd.read_csv(Path("/work/shared/data/market/BTCUSDT-1h.csv")).iloc[:3000]
+    df = pd.read_csv(BTC_1H).iloc[:3000]
     o, h, lo, c = (df[k].to_numpy() for k in ("open", "high", "low", "close"))
     targets = np.where(np.arange(2000) % 48 < 24, 1.0, 0.25)
     result = replay(o, h, lo, c, EngineConfig(), "1h", 100, targets)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import empyrical
 import numpy as np
 import pandas as pd
 import pytest
+from tests.support.shared_data import MARKET
 
 from tradeready_core.errors import InvalidParameterError
 from tradeready_core.metrics import (
@@ -23,8 +23,6 @@ from tradeready_core.metrics import (
     win_rate,
 )
 from tradeready_core.timeframes import bars_per_year
-
-MARKET = Path("/work/shared/data/market")
 
 
 def test_hand_computed_fixture() -> None:

@@ -38,12 +38,11 @@ import typer.main
 from agentexchange import AgentExchangeClient
 from tests.docs.markdown_blocks import DOCS, ROOT, Block, code_blocks, nav_pages
 from tests.support.platform import AccountKey, LiveServer, create_account, sqlite_settings
+from tests.support.shared_data import MARKET, SEED
 from tradeready.cli.main import app as cli_app
 from tradeready.server.settings import Settings
 
-MARKET = Path("/work/shared/data/market")
 CANDLE_FILES = [MARKET / f"{symbol}-1h.csv" for symbol in ("BTCUSDT", "ETHUSDT", "SOLUSDT")]
-SEED = Path("/work/shared/seeds/training-tracking.txt")
 LANGUAGES = {"python", "bash", "http", "json", "nginx"}
 EXTERNAL_TOOLS = {"createdb", "pg_dump", "pg_restore", "psql"}
 PLACEHOLDER_RUNS = ("run_abc123", "run_def456", "run_ghi789")

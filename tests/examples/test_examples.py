@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 from tests.support.platform import AccountKey, LiveServer, create_account, sqlite_settings
+from tests.support.shared_data import MARKET
 
 from agentexchange import AgentExchangeClient
 from agentexchange.types import TrainingRunDetail
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-MARKET = Path("/work/shared/data/market")
 CANDLE_FILES = [MARKET / f"{symbol}-1h.csv" for symbol in ("BTCUSDT", "ETHUSDT", "SOLUSDT")]
 
 pytestmark = pytest.mark.slow

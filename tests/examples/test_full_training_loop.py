@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.support.platform import create_account, running, sqlite_settings
+from tests.support.shared_data import BTC_1H
 
 from agentexchange import AgentExchangeClient
 from tradeready_core.data import load_candles
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "full_training_loop.py"
-BTC_1H = Path("/work/shared/data/market/BTCUSDT-1h.csv")
 TOTAL_TIMESTEPS = 3 * 2048  # three PPO rollouts: one whole episode (Jan-Jun 2025) and part of the next
 
 

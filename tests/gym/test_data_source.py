@@ -13,14 +13,13 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from tests.support.shared_data import MARKET
 
 from agentexchange import AgentExchangeClient
 from tradeready_core.data import Candles, load_candles
 from tradeready_core.errors import InvalidParameterError
 from tradeready_gym.data_source import default_cache_dir, resolve_market_data
 from tradeready_gym.errors import DataSourceError
-
-MARKET = Path("/work/shared/data/market")
 
 
 @pytest.fixture(scope="module")

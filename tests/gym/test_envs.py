@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -14,6 +13,7 @@ import pandas as pd
 import pytest
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
+from tests.support.shared_data import MARKET
 
 import tradeready_gym
 from tradeready_core.engine import replay
@@ -23,7 +23,6 @@ from tradeready_gym.envs import base as base_module
 from tradeready_gym.envs.base import DEFAULT_FEATURES
 from tradeready_gym.rewards import LogReturnReward, SharpeReward, StepState
 
-MARKET = Path("/work/shared/data/market")
 SINGLE_IDS = [i for i in tradeready_gym.ENV_IDS if "Portfolio" not in i]
 
 

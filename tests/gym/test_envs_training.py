@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -13,10 +12,9 @@ import pytest
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
+from tests.support.shared_data import MARKET
 
 import tradeready_gym  # noqa: F401  (registers the ids)
-
-MARKET = Path("/work/shared/data/market")
 
 
 class EpisodeMetrics(BaseCallback):

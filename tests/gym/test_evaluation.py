@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -12,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from tests.support.platform import AccountKey, LiveServer, free_port
+from tests.support.shared_data import MARKET
 
 import tradeready_gym  # noqa: F401  (registers the env ids)
 from agentexchange import AgentExchangeClient
@@ -22,7 +22,6 @@ from tradeready_gym.evaluation import DEFAULT_BASELINES, EvaluationError, Evalua
 from tradeready_gym.strategies import BuyAndHold, Strategy
 from tradeready_gym.wrappers import NormalizationWrapper
 
-MARKET = Path("/work/shared/data/market")
 EPISODE_LENGTH = 200
 
 

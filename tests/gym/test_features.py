@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +11,7 @@ import talib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
+from tests.support.shared_data import BTC_1H
 
 from tradeready_core.errors import DataValidationError, InsufficientDataError, InvalidParameterError
 from tradeready_gym.features import (
@@ -22,7 +22,6 @@ from tradeready_gym.features import (
     FeaturePipeline,
 )
 
-BTC_1H = Path("/work/shared/data/market/BTCUSDT-1h.csv")
 ALL_CANDLE_FEATURES = list(FEATURES)
 
 Candles = tuple[NDArray[np.float64], ...]

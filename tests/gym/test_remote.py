@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.support.shared_data import MARKET
 
 from agentexchange import AgentExchangeClient
 from tradeready_core.data import Candles, MarketData, load_candles
@@ -16,8 +17,6 @@ from tradeready_core.engine import EngineConfig
 from tradeready_core.errors import EpisodeFinishedError, InvalidParameterError
 from tradeready_gym.envs import ContinuousTradingEnv, DiscreteTradingEnv, RemoteExecutionError, RemoteSimulator
 from tradeready_gym.errors import DataSourceError, TradeReadyGymError
-
-MARKET = Path("/work/shared/data/market")
 
 
 @pytest.fixture(scope="module")

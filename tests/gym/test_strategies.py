@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import talib
+from tests.support.shared_data import MARKET
 
 import tradeready_gym  # noqa: F401  (registers the env ids)
 from tradeready_core.data import MarketData, load_candles
@@ -29,7 +29,6 @@ from tradeready_gym.strategies import (
     make_strategy,
 )
 
-MARKET = Path("/work/shared/data/market")
 HOUR_MS = 3_600_000
 
 

@@ -1,7 +1,7 @@
 """A local stand-in for data.binance.vision: real candles written as kline zips + CHECKSUM files, served over HTTP.
 
 The layout is exactly the public one (``data/spot/<monthly|daily>/klines/<SYMBOL>/<interval>/...``);
-files are built from the real candles in ``/work/shared/data/market/`` (12-column spot rows, no
+files are built from the real candles in ``tests.support.shared_data.MARKET`` (12-column spot rows, no
 header, ms timestamps before 2025 and µs from 2025 on). The server records every request path so
 tests can check what was (re)downloaded, and can be scripted to misbehave on a path the way the
 real host does (429/418 with Retry-After, 5xx, dropped connections, a body cut short, a stall).
@@ -30,11 +30,12 @@ from typing import Literal
 
 import numpy as np
 
+from tests.support import shared_data
 from tradeready_core.data import Candles
 
 __all__ = ["ArchiveServer", "Fault", "kline_csv", "write_archive"]
 
-MARKET_DATA = Path("/work/shared/data/market")
+MARKET_DATA = shared_data.MARKET
 _US_FROM_MS = 1_735_689_600_000  # 2025-01-01: spot archives switch to microseconds
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.support import shared_data
 
 from tradeready_core.data import Candles, load_candles
 
-MARKET_DIR = Path(os.environ.get("TRADEREADY_MARKET_DATA", "/work/shared/data/market"))
+MARKET_DIR = shared_data.MARKET
 
 HOUR_MS = 3_600_000
 JAN_2024 = 1_704_067_200_000  # 2024-01-01T00:00:00Z

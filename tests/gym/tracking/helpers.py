@@ -11,6 +11,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from tests.support import shared_data
 from tests.support.platform import AccountKey, LiveServer
 
 import tradeready_gym  # noqa: F401  (registers the env ids)
@@ -34,7 +35,7 @@ __all__ = [
     "trading_env",
 ]
 
-BTC_1H = "/work/shared/data/market/BTCUSDT-1h.csv"
+BTC_1H = str(shared_data.BTC_1H)
 START, END = "2025-01-01T00:00:00Z", "2025-01-06T00:00:00Z"
 
 

@@ -8,6 +8,7 @@ import sys
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import DummyVecEnv
 from tests.gym.tracking.helpers import Platform, make_env, tracker_of
+from tests.support.shared_data import BTC_1H
 
 from tradeready_gym.tracking.sb3 import TrainingTrackerCallback
 
@@ -40,7 +41,7 @@ def _run(code: str) -> subprocess.CompletedProcess[str]:
 def test_importing_the_gym_never_imports_torch() -> None:
     done = _run(
         "import sys, gymnasium, tradeready_gym, tradeready_gym.tracking\n"
-        "gymnasium.make('TradeReady-BTC-v0', data='/work/shared/data/market/BTCUSDT-1h.csv').close()\n"
+        f"gymnasium.make('TradeReady-BTC-v0', data={str(BTC_1H)!r}).close()\n"
         "assert 'torch' not in sys.modules and 'stable_baselines3' not in sys.modules, 'heavy import'\n"
     )
     assert done.returncode == 0, done.stderr

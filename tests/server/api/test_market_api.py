@@ -5,13 +5,14 @@ from __future__ import annotations
 import httpx
 import numpy as np
 import pytest
+from tests.support import shared_data
 from tests.support.platform import AccountKey, LiveServer
 
 from tradeready.server.db.engine import make_engine, make_session_factory
 from tradeready.server.store.market import MarketStore
 from tradeready_core.data import Candles, load_candles, resample, synthetic_candles
 
-MARKET = "/work/shared/data/market"
+MARKET = str(shared_data.MARKET)
 
 
 def _store(server: LiveServer, *candles: Candles) -> None:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from tests.support.binance_archive import ArchiveServer, day_bounds_ms, month_bounds_ms, select, write_archive
 from tests.support.platform import LiveServer
+from tests.support.shared_data import MARKET
 from typer.testing import CliRunner
 
 from tradeready.cli.main import app
@@ -19,7 +20,6 @@ from tradeready.server.store.accounts import AccountStore
 from tradeready.server.store.market import MarketStore, clear_cache
 from tradeready_core.data import Candles, load_candles
 
-MARKET = Path("/work/shared/data/market")
 KEY = re.compile(r"ak_live_[A-Za-z0-9_\-]{20,}")
 
 

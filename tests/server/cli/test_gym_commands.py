@@ -13,6 +13,7 @@ import torch
 import typer
 from stable_baselines3 import PPO
 from tests.support.platform import AccountKey, LiveServer
+from tests.support.shared_data import MARKET
 from typer.testing import CliRunner
 
 import tradeready_gym  # noqa: F401  (registers the env ids)
@@ -21,7 +22,6 @@ from tradeready.cli.gym_commands import register
 from tradeready.cli.main import app
 from tradeready_gym.evaluation import evaluate
 
-MARKET = Path("/work/shared/data/market")
 HELD_OUT = ("--start", "2024-03-01", "--end", "2024-04-01")
 
 

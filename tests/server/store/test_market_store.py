@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from sqlalchemy.orm import Session
+from tests.support import shared_data
 
 from tradeready.server.db.engine import make_engine, make_session_factory
 from tradeready.server.db.migrate import upgrade
@@ -14,7 +15,7 @@ from tradeready.server.settings import Settings
 from tradeready.server.store.market import DatasetNotFoundError, MarketStore, SourceConflictError, clear_cache
 from tradeready_core.data import Candles, load_candles, resample, synthetic_candles
 
-MARKET = "/work/shared/data/market"
+MARKET = str(shared_data.MARKET)
 
 
 @pytest.fixture
