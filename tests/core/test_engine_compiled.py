@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.core.test_engine_properties import Case, cases
@@ -84,3 +86,35 @@ def test_compiled_and_interpreted_engines_are_bit_identical(case: Case, data: st
     assert a.fills == b.fills
     assert a.metrics == b.metrics
     assert (a.total_fees, a.bankrupt, a.final_positions) == (b.total_fees, b.bankrupt, b.final_positions)
+
+
+def _sim(module: Any) -> Any:
+    flat = [[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]]
+    return module.Simulator(flat, flat, flat, flat)
+
+
+def test_both_engines_take_any_integer_type_as_bars_and_assets() -> None:
+    """numpy integers (``np.searchsorted``, ``argmax``) are indices to both; mypyc's ``int`` would refuse them."""
+    for module in (engine, _py):
+        sim = _sim(module)
+        sim.reset(np.int64(1), np.int64(2))
+        assert (sim.start, sim.end) == (1, 2)
+        order = sim.submit_order(np.int64(1), "buy", 1.0)
+        assert order.asset == 1 and type(order.asset) is int
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda sim: sim.reset(1.5), r"need 0 <= start < end <= 2 \(integers\); got start=1.5, end=None"),
+        (lambda sim: sim.reset("0", 2), r"got start='0', end=2"),
+        (lambda sim: sim.reset(2, 1), r"got start=2, end=1"),
+        (lambda sim: sim.submit_order(1.0, "buy", 1.0), r"asset must be an index in \[0, 1\]; got 1.0"),
+        (lambda sim: sim.submit_order(True, "buy", 1.0), r"asset must be an index in \[0, 1\]; got True"),
+        (lambda sim: sim.submit_order(np.int64(2), "buy", 1.0), r"an index in \[0, 1\]; got np.int64\(2\)"),
+    ],
+)
+def test_both_engines_refuse_bad_bars_and_assets_with_the_same_error(call: Any, message: str) -> None:
+    for module in (engine, _py):
+        with pytest.raises(module.InvalidParameterError, match=message):
+            call(_sim(module))

@@ -75,7 +75,7 @@ import math
 import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, NamedTuple, Protocol, TypeAlias, cast, overload
+from typing import Any, Literal, NamedTuple, Protocol, SupportsIndex, TypeAlias, cast, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -439,8 +439,12 @@ class Simulator:
         self.reset(0)
 
     # ------------------------------------------------------------------ episode control
-    def reset(self, start: int = 0, end: int | None = None) -> None:
-        """Start an episode at bar ``start`` (marked at ``close[start]``) ending at bar ``end``."""
+    def reset(self, start: SupportsIndex = 0, end: SupportsIndex | None = None) -> None:
+        """Start an episode at bar ``start`` (marked at ``close[start]``) ending at bar ``end``.
+
+        Any integer type is taken (``numpy.int64`` from ``np.searchsorted`` included); anything else,
+        or bars out of order or range, raises :class:`InvalidParameterError`.
+        """
         last = self.n_bars - 1
         try:
             first, stop = operator.index(start), operator.index(last if end is None else end)
@@ -542,16 +546,23 @@ class Simulator:
     # ------------------------------------------------------------------ orders
     def submit_order(
         self,
-        asset: int,
+        asset: SupportsIndex,
         side: str,
         quantity: float,
         kind: str = "market",
         price: float | None = None,
     ) -> Order:
-        """Queue an explicit order; it is executed from the next step on (see the module docstring)."""
+        """Queue an explicit order; it is executed from the next step on (see the module docstring).
+
+        ``asset`` is an index of any integer type (``numpy.int64`` included).
+        """
         if self.done:
             raise EpisodeFinishedError("the episode has ended; call reset() before submitting orders")
-        if not isinstance(asset, int) or not 0 <= asset < self.n_assets:
+        try:
+            index = -1 if isinstance(asset, bool) else operator.index(asset)
+        except TypeError:
+            index = -1
+        if not 0 <= index < self.n_assets:
             raise InvalidParameterError(f"asset must be an index in [0, {self.n_assets - 1}]; got {asset!r}")
         if side not in ("buy", "sell"):
             raise InvalidParameterError(f"side must be one of ('buy', 'sell'); got {side!r}")
@@ -566,7 +577,7 @@ class Simulator:
             raise InvalidParameterError(f"a {kind} order needs a finite price > 0; got price={price!r}")
         order = Order(
             order_id=self._next_order_id,
-            asset=asset,
+            asset=index,
             side="buy" if side == "buy" else "sell",
             kind=kind,
             quantity=float(quantity),

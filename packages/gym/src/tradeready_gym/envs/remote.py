@@ -32,7 +32,7 @@ import operator
 import os
 import weakref
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, SupportsIndex
 
 import numpy as np
 from numpy.typing import NDArray
@@ -177,7 +177,7 @@ class RemoteSimulator:
         self.bankrupt = False
         self._metrics: tuple[int, Metrics] | None = None
 
-    def reset(self, start: int = 0, end: int | None = None) -> None:
+    def reset(self, start: SupportsIndex = 0, end: SupportsIndex | None = None) -> None:
         """Cancel the previous session if unfinished, then create one over bars ``start..end``."""
         last = self.n_bars - 1
         try:
