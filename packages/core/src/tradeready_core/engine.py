@@ -94,6 +94,7 @@ __all__ = [
     "Simulator",
     "StepReport",
     "replay",
+    "targets_within",
 ]
 
 Side = Literal["buy", "sell"]
@@ -323,6 +324,24 @@ def _as_list(targets: Sequence[float] | NDArray[np.float64]) -> list[object]:
         items: list[object] = targets.tolist()
         return items
     return list(targets)
+
+
+def targets_within(targets: object, n: int, low: float, high: float) -> bool:
+    """Whether ``targets`` is a list of ``n`` floats, each within ``[low, high]`` (NaN is not).
+
+    What :meth:`Simulator.advance` steps on without converting anything.
+
+    >>> targets_within([0.5, 1.0], 2, 0.0, 1.0), targets_within([0.5, float("nan")], 2, 0.0, 1.0)
+    (True, False)
+    >>> targets_within((0.5, 1.0), 2, 0.0, 1.0), targets_within([1, 0.0], 2, 0.0, 1.0)  # a tuple, an int
+    (False, False)
+    """
+    if type(targets) is not list:
+        return False
+    items = cast("list[object]", targets)
+    if len(items) != n:
+        return False
+    return all(type(x) is float and low <= x <= high for x in items)  # (NaN fails the comparison)
 
 
 class Simulator:
@@ -710,16 +729,10 @@ class Simulator:
         >>> sim.advance([0.25], ((0, 0), (1, 0)), 10.0, 0.0, 1.0)
         (True, 10000.0, 10000.0, 7500.0, (2500.0,), 1, 0.0, 1, [0.75, 0.25])
         """
-        if type(targets) is not list:
+        if not targets_within(targets, self.n_assets, low, high):
             return None
-        items = cast("list[object]", targets)
-        if len(items) != self.n_assets:
-            return None
-        for x in items:
-            if type(x) is not float or not low <= x <= high:  # (NaN fails too)
-                return None
         before = self.equity
-        done = self.step(cast("list[float]", items))
+        done = self.step(cast("list[float]", targets))
         return (
             done,
             before,

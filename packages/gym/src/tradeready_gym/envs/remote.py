@@ -32,7 +32,7 @@ import operator
 import os
 import weakref
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final, SupportsIndex
+from typing import TYPE_CHECKING, Any, Final, SupportsIndex, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,7 +48,7 @@ from agentexchange import (
 )
 from agentexchange.types import StepResult
 from tradeready_core.data import MarketData, format_ms
-from tradeready_core.engine import EngineConfig, EpisodeResult, Fill, StepReport
+from tradeready_core.engine import EngineConfig, EpisodeResult, Fill, StepReport, targets_within
 from tradeready_core.errors import EpisodeFinishedError, InvalidParameterError
 from tradeready_core.metrics import Metrics
 from tradeready_gym.errors import TradeReadyGymError
@@ -257,12 +257,10 @@ class RemoteSimulator:
         high: float,
     ) -> StepReport | None:
         """:meth:`step` and the step's report, as :meth:`tradeready_core.engine.Simulator.advance` defines them."""
-        if type(targets) is not list or len(targets) != self.n_assets:
-            return None
-        if not all(type(x) is float and low <= x <= high for x in targets):
+        if not targets_within(targets, self.n_assets, low, high):
             return None
         before = self.equity
-        done = self.step(targets)
+        done = self.step(cast("list[float]", targets))
         fractions = self.equity_fractions(codes, limit)
         holdings = tuple(self.holdings)
         return (done, before, self.equity, self.cash, holdings, self.step_fills, self.step_fees, self.t, fractions)
