@@ -93,6 +93,7 @@ __all__ = [
     "Order",
     "Simulator",
     "StepReport",
+    "episode_bars",
     "replay",
     "targets_within",
 ]
@@ -326,6 +327,25 @@ def _as_list(targets: Sequence[float] | NDArray[np.float64]) -> list[object]:
     return list(targets)
 
 
+def episode_bars(start: SupportsIndex, end: SupportsIndex | None, n_bars: int) -> tuple[int, int]:
+    """The checked ``(start, end)`` bars of an episode over ``n_bars`` bars (``end`` None: the last bar).
+
+    Any integer type is taken; anything else, or bars out of order or range, raises
+    :class:`InvalidParameterError` naming what was received.
+
+    >>> episode_bars(0, None, 10), episode_bars(np.int64(2), 5, 10)
+    ((0, 9), (2, 5))
+    """
+    last = n_bars - 1
+    try:
+        first, stop = operator.index(start), operator.index(last if end is None else end)
+    except TypeError:
+        first, stop = -1, -1
+    if not 0 <= first < stop <= last:
+        raise InvalidParameterError(f"need 0 <= start < end <= {last} (integers); got start={start!r}, end={end!r}")
+    return first, stop
+
+
 def targets_within(targets: object, n: int, low: float, high: float) -> bool:
     """Whether ``targets`` is a list of ``n`` floats, each within ``[low, high]`` (NaN is not).
 
@@ -464,14 +484,7 @@ class Simulator:
         Any integer type is taken (``numpy.int64`` from ``np.searchsorted`` included); anything else,
         or bars out of order or range, raises :class:`InvalidParameterError`.
         """
-        last = self.n_bars - 1
-        try:
-            first, stop = operator.index(start), operator.index(last if end is None else end)
-        except TypeError:
-            first, stop = -1, -1
-        if not 0 <= first < stop <= last:
-            raise InvalidParameterError(f"need 0 <= start < end <= {last} (integers); got start={start!r}, end={end!r}")
-        start = first
+        start, stop = episode_bars(start, end, self.n_bars)
         cash = float(self.config.starting_balance)
         self.start = start
         self._end = stop

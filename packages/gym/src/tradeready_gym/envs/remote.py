@@ -28,7 +28,6 @@ platform. Sessions are recorded with ``source="training"``.
 from __future__ import annotations
 
 import dataclasses
-import operator
 import os
 import weakref
 from collections.abc import Callable, Sequence
@@ -48,7 +47,7 @@ from agentexchange import (
 )
 from agentexchange.types import StepResult
 from tradeready_core.data import MarketData, format_ms
-from tradeready_core.engine import EngineConfig, EpisodeResult, Fill, StepReport, targets_within
+from tradeready_core.engine import EngineConfig, EpisodeResult, Fill, StepReport, episode_bars, targets_within
 from tradeready_core.errors import EpisodeFinishedError, InvalidParameterError
 from tradeready_core.metrics import Metrics
 from tradeready_gym.errors import TradeReadyGymError
@@ -179,14 +178,7 @@ class RemoteSimulator:
 
     def reset(self, start: SupportsIndex = 0, end: SupportsIndex | None = None) -> None:
         """Cancel the previous session if unfinished, then create one over bars ``start..end``."""
-        last = self.n_bars - 1
-        try:
-            first, stop = operator.index(start), operator.index(last if end is None else end)
-        except TypeError:
-            first, stop = -1, -1
-        if not 0 <= first < stop <= last:
-            raise InvalidParameterError(f"need 0 <= start < end <= {last} (integers); got start={start!r}, end={end!r}")
-        start = first
+        start, stop = episode_bars(start, end, self.n_bars)
         self._cancel()
         self._state_for(start, stop)
         label, run_id = self._link()
